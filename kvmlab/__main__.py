@@ -1,0 +1,3 @@
+from kvmlab.cli import main
+
+raise SystemExit(main())

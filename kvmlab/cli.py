@@ -1,0 +1,196 @@
+"""The ``kvmlab`` command. The only place that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import libvirt
+
+from kvmlab import __version__, render
+from kvmlab.errors import KvmlabError
+from kvmlab.labs import registry
+from kvmlab.session import LabSession
+from kvmlab.trainee import current
+
+
+def _progress(msg: str) -> None:
+    print(f"kvmlab: {msg}", file=sys.stderr, flush=True)
+
+
+def _session(args: argparse.Namespace) -> LabSession:
+    # Validate the lab and the trainee before touching libvirt or the disk.
+    lab = registry.get(args.lab)
+    trainee = current(args.trainee)
+    return LabSession(lab, trainee, progress=_progress)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from kvmlab import doctor
+
+    data = doctor.report(force=args.force)
+    if args.json:
+        _print_json(data)
+    else:
+        render.doctor(data, render.console())
+    return 0 if data["ok"] else 1
+
+
+def cmd_guest_build(args: argparse.Namespace) -> int:
+    from kvmlab.guest.build import build
+
+    build(force=args.force, progress=_progress)
+    return 0
+
+
+def cmd_lab_list(args: argparse.Namespace) -> int:
+    labs = registry.all_labs()
+    if args.json:
+        _print_json([lab.describe() for lab in labs])
+    else:
+        render.lab_list(labs, render.console())
+    return 0
+
+
+def cmd_lab_start(args: argparse.Namespace) -> int:
+    s = _session(args)
+    s.start()
+    _progress(f"lab {s.lab.id} started for trainee {s.trainee.name}; your parameters:")
+    for key, value in s.params.as_dict().items():
+        print(f"  {key} = {value}")
+    return 0
+
+
+def cmd_lab_check(args: argparse.Namespace) -> int:
+    rep = _session(args).check()
+    if args.json:
+        _print_json(rep.to_dict())
+    else:
+        render.report(rep, render.console())
+    return 0 if rep.passed else 1
+
+
+def cmd_lab_solve(args: argparse.Namespace) -> int:
+    s = _session(args)
+    s.solve()
+    _progress(f"reference solution of {s.lab.id} applied for trainee {s.trainee.name}")
+    return 0
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        _progress(note)
+
+
+def cmd_lab_finish(args: argparse.Namespace) -> int:
+    s = _session(args)
+    _print_notes(s.finish())
+    _progress(f"lab {s.lab.id} finished for trainee {s.trainee.name}: everything it made is gone")
+    return 0
+
+
+def cmd_lab_reset(args: argparse.Namespace) -> int:
+    s = _session(args)
+    _print_notes(s.reset())
+    _progress(f"lab {s.lab.id} is back at its starting state")
+    return 0
+
+
+def cmd_lab_params(args: argparse.Namespace) -> int:
+    params = _session(args).params.as_dict()
+    if args.json:
+        _print_json(params)
+    else:
+        for key, value in params.items():
+            print(f"{key} = {value}")
+    return 0
+
+
+def cmd_lab_status(args: argparse.Namespace) -> int:
+    from kvmlab.connection import Connection
+    from kvmlab.ownership import Ownership
+    from kvmlab.sandbox import exists
+
+    trainee = current(args.trainee)
+    record = Ownership(trainee).load()
+    connection = Connection()
+    objects = []
+    for o in record.objects:
+        present = exists(connection, o.kind, o.name) if o.uri in (None, connection.uri) else None
+        objects.append({"lab": o.lab, "kind": o.kind, "name": o.name, "state": o.state, "uuid": o.uuid,
+                        "uri": o.uri, "present": present})
+    if args.json:
+        _print_json({"trainee": trainee.name, "labs": record.labs, "objects": objects})
+    else:
+        render.status(trainee.name, record.labs, [argparse.Namespace(**o) for o in objects], render.console())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kvmlab", description="Hands-on KVM labs and interview trainer.")
+    parser.add_argument("--version", action="version", version=f"kvmlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    doc = sub.add_parser("doctor", help="what this host can do: KVM or TCG, libvirt, guest image")
+    doc.add_argument("--json", action="store_true")
+    doc.add_argument("--force", action="store_true", help="decide the accelerator again instead of using the cache")
+    doc.set_defaults(func=cmd_doctor)
+
+    guest = sub.add_parser("guest", help="the tiny lab guest").add_subparsers(dest="guest_command", required=True)
+    build = guest.add_parser("build", help="build kernel + initramfs + disk image, offline")
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.set_defaults(func=cmd_guest_build)
+
+    lab = sub.add_parser("lab", help="the lab contract: list, start, check, solve, finish, reset, status")
+    labsub = lab.add_subparsers(dest="lab_command", required=True)
+
+    lst = labsub.add_parser("list", help="all labs")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_lab_list)
+
+    actions: list[tuple[str, str, Callable[[argparse.Namespace], int], bool]] = [
+        ("start", "build the lab's starting state (idempotent)", cmd_lab_start, False),
+        ("check", "grade the lab; exit 0 only if every check passes", cmd_lab_check, True),
+        ("solve", "apply the reference solution (instructors, tests)", cmd_lab_solve, False),
+        ("finish", "remove everything the lab created, nothing else", cmd_lab_finish, False),
+        ("reset", "finish, then start again", cmd_lab_reset, False),
+        ("params", "print the trainee's parameters for the lab", cmd_lab_params, True),
+    ]
+    for name, help_text, func, has_json in actions:
+        p = labsub.add_parser(name, help=help_text)
+        p.add_argument("lab", metavar="LAB")
+        p.add_argument("--trainee", metavar="NAME", help="whose lab (default: $KVMLAB_TRAINEE or the default trainee)")
+        if has_json:
+            p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+
+    st = labsub.add_parser("status", help="what this trainee owns right now")
+    st.add_argument("--trainee", metavar="NAME")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_lab_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KvmlabError as err:
+        print(f"kvmlab: error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  what to do: {err.hint}", file=sys.stderr)
+        return err.exit_code
+    except libvirt.libvirtError as err:
+        print(f"kvmlab: error: libvirt refused: {err.get_error_message()} (code {err.get_error_code()})",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kvmlab: interrupted; run the same command again to complete it", file=sys.stderr)
+        return 130

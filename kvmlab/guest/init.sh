@@ -1,0 +1,44 @@
+#!/bin/sh
+# PID 1 of the kvmlab tiny guest (busybox). Kept short: every line costs boot
+# time under TCG. The host waits for the KVMLAB-READY line on ttyS0.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /run /tmp /var/log /var/run
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+
+# Modules in dependency order (busybox modprobe reads the copied modules.dep).
+while read -r mod; do modprobe "$mod" 2>/dev/null; done < /etc/kvmlab/modules
+
+# There is no udev: this helper onlines hot-plugged CPUs and memory and links
+# virtio-serial ports by name, as udev rules do on a full distribution.
+uevent /sbin/kvmlab-hotplug &
+/sbin/kvmlab-hotplug coldplug
+
+# Power button (virsh shutdown --mode acpi) and the guest agent.
+acpid -c /etc/acpi
+if [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ]; then
+    qemu-ga --daemonize --method virtio-serial \
+        --path /dev/virtio-ports/org.qemu.guest_agent.0 \
+        --pidfile /run/qemu-ga.pid --statedir /run
+fi
+
+# The first virtio disk, if it carries our ext4 root image, is mounted so that
+# the guest reports the identity written in it (templates, P2V, passwords).
+hostname kvmlab
+if [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt/root 2>/dev/null; then
+    [ -s /mnt/root/etc/hostname ] && hostname "$(cat /mnt/root/etc/hostname)"
+fi
+machine_id=$(cat /mnt/root/etc/machine-id 2>/dev/null)
+
+echo "KVMLAB-READY hostname=$(hostname) machine-id=${machine_id:-none} cpus=$(grep -c ^processor /proc/cpuinfo)" > /dev/ttyS0
+
+# A root shell on the serial console for `virsh console`; respawned on exit.
+while :; do
+    setsid cttyhack sh -l < /dev/ttyS0 > /dev/ttyS0 2>&1
+    sleep 1
+done

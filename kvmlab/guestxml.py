@@ -1,0 +1,76 @@
+"""Domain XML for lab guests, built with ElementTree (names are escaped, never pasted)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from kvmlab.guest.build import KERNEL_CMDLINE, GuestFiles
+
+OWNER_NS = "https://kvmlab.dev/xmlns/owner/1"
+AGENT_CHANNEL = "org.qemu.guest_agent.0"
+
+
+@dataclass
+class GuestSpec:
+    name: str
+    domain_type: str  # "kvm" or "qemu"
+    disk: Path  # the guest's own qcow2 overlay, attached as vda
+    console_log: Path
+    trainee: str
+    lab: str
+    memory_mib: int = 256
+    max_memory_mib: int | None = None  # balloon ceiling (<memory>); defaults to memory_mib
+    vcpus: int = 1
+    max_vcpus: int | None = None
+    disk_bus: str = "virtio"
+    disk_format: str = "qcow2"
+    machine: str = "pc"  # i440fx: PCI hot-plug needs no spare root ports, unlike q35
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
+    ET.register_namespace("kvmlab", OWNER_NS)
+    dom = ET.Element("domain", type=spec.domain_type)
+    _sub(dom, "name", spec.name)
+    meta = _sub(dom, "metadata")
+    _sub(meta, f"{{{OWNER_NS}}}owner", trainee=spec.trainee, lab=spec.lab)
+    _sub(dom, "memory", str(spec.max_memory_mib or spec.memory_mib), unit="MiB")
+    _sub(dom, "currentMemory", str(spec.memory_mib), unit="MiB")
+    _sub(dom, "vcpu", str(spec.max_vcpus or spec.vcpus), placement="static", current=str(spec.vcpus))
+    os_el = _sub(dom, "os")
+    _sub(os_el, "type", "hvm", arch="x86_64", machine=spec.machine)
+    _sub(os_el, "kernel", str(files.kernel))
+    _sub(os_el, "initrd", str(files.initrd))
+    _sub(os_el, "cmdline", KERNEL_CMDLINE)
+    features = _sub(dom, "features")
+    _sub(features, "acpi")
+    _sub(features, "apic")
+    _sub(dom, "clock", offset="utc")
+    _sub(dom, "on_poweroff", "destroy")
+    _sub(dom, "on_reboot", "restart")
+    _sub(dom, "on_crash", "destroy")
+    devices = _sub(dom, "devices")
+    disk = _sub(devices, "disk", type="file", device="disk")
+    _sub(disk, "driver", name="qemu", type=spec.disk_format)
+    _sub(disk, "source", file=str(spec.disk))
+    _sub(disk, "target", dev="vda" if spec.disk_bus == "virtio" else "hda", bus=spec.disk_bus)
+    _sub(devices, "controller", type="usb", model="none")
+    serial = _sub(devices, "serial", type="pty")
+    _sub(serial, "log", file=str(spec.console_log), append="off")
+    _sub(serial, "target", port="0")
+    console = _sub(devices, "console", type="pty")
+    _sub(console, "target", type="serial", port="0")
+    channel = _sub(devices, "channel", type="unix")
+    _sub(channel, "target", type="virtio", name=AGENT_CHANNEL)
+    balloon = _sub(devices, "memballoon", model="virtio")
+    _sub(balloon, "stats", period="2")
+    ET.indent(dom)
+    return ET.tostring(dom, encoding="unicode")

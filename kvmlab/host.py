@@ -1,0 +1,45 @@
+"""The host as graders see it, testinfra-style: ``host.domain(name).live.disk("vdb")``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kvmlab.connection import Connection
+from kvmlab.resources.bridge import Bridge
+from kvmlab.resources.domain import Domain
+from kvmlab.resources.image import Image
+from kvmlab.resources.network import Network
+from kvmlab.resources.pool import Pool
+
+
+class Host:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    @property
+    def uri(self) -> str:
+        return self.connection.uri
+
+    def domain(self, name: str) -> Domain:
+        return Domain(self.connection.conn, name)
+
+    def network(self, name: str) -> Network:
+        return Network(self.connection.conn, name)
+
+    def pool(self, name: str) -> Pool:
+        return Pool(self.connection.conn, name)
+
+    def image(self, path: str | Path) -> Image:
+        return Image(path)
+
+    def bridge(self, name: str) -> Bridge:
+        return Bridge(name)
+
+    def domain_names(self) -> list[str]:
+        return sorted(d.name() for d in self.connection.conn.listAllDomains(0))
+
+    def network_names(self) -> list[str]:
+        return sorted(n.name() for n in self.connection.conn.listAllNetworks(0))
+
+    def pool_names(self) -> list[str]:
+        return sorted(p.name() for p in self.connection.conn.listAllStoragePools(0))

@@ -1,0 +1,64 @@
+"""What a lab is: metadata, the trainee's parameters, start and the reference solution.
+
+Graders live apart, in the top-level ``graders`` package, one module per lab,
+each exposing ``checks(host, params)``. ``finish`` is the same for every lab:
+it removes what the ownership record lists, and nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from kvmlab.grading import Check
+
+if TYPE_CHECKING:
+    from kvmlab.host import Host
+    from kvmlab.session import LabSession
+
+
+@dataclass(frozen=True)
+class Params:
+    """Base for a lab's parameters: plain values the notebook prints and cells use."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if not isinstance(v, int | float | bool | list | tuple) else v)
+                for k, v in self.__dict__.items()}
+
+
+class Lab:
+    id: ClassVar[str]
+    title: ClassVar[str]
+    topic: ClassVar[str]
+    seed_questions: ClassVar[tuple[int, ...]]
+    notebook: ClassVar[str]
+    # What the host must offer: "libvirt", "root", "networks", "bridges", "libguestfs", "guest"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
+    grader: ClassVar[str]  # module in the graders package
+
+    def params(self, session: LabSession) -> Params:
+        raise NotImplementedError
+
+    def start(self, session: LabSession) -> None:
+        """Build the starting state. Must be idempotent."""
+        raise NotImplementedError
+
+    def solve(self, session: LabSession) -> None:
+        """Apply the reference solution with the same tools a trainee uses."""
+        raise NotImplementedError
+
+    def checks(self, host: Host, params: Params) -> Iterable[Check]:
+        module = importlib.import_module(f"graders.{self.grader}")
+        return module.checks(host, params)  # type: ignore[no-any-return]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "topic": self.topic,
+            "seed_questions": list(self.seed_questions),
+            "notebook": self.notebook,
+            "requires": list(self.requires),
+        }

@@ -1,0 +1,50 @@
+"""Where kvmlab keeps its data: the guest, the accelerator verdict, trainees' files.
+
+``KVMLAB_HOME`` wins; otherwise a system path as root and the XDG data
+directory for everybody else (Binder, JupyterHub users).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def data_dir() -> Path:
+    env = os.environ.get("KVMLAB_HOME")
+    if env:
+        return Path(env).expanduser().absolute()
+    if is_root():
+        return Path("/var/lib/kvmlab")
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "kvmlab"
+
+
+def guest_dir() -> Path:
+    return data_dir() / "guest"
+
+
+def owners_dir() -> Path:
+    return data_dir() / "owners"
+
+
+def labs_dir() -> Path:
+    return data_dir() / "labs"
+
+
+def cache_dir() -> Path:
+    return data_dir() / "cache"
+
+
+def ensure_dir(path: Path, mode: int = 0o755) -> Path:
+    """Create ``path`` (and parents) without ever making it world-writable.
+
+    0755 rather than 0700: under qemu:///system QEMU runs as its own user and
+    must traverse these directories to open the guest's kernel and images.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=mode)
+    return path

@@ -1,0 +1,62 @@
+"""Terminal rendering (rich). The only place that turns results into text for people."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from kvmlab.grading import Report
+from kvmlab.labs.base import Lab
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def report(rep: Report, out: Console) -> None:
+    table = Table(title=f"{rep.lab} — trainee {rep.trainee}", title_justify="left")
+    for col in ("", "check", "expected", "actual", "hint"):
+        table.add_column(col, overflow="fold")
+    for c in rep.checks:
+        mark = "[green]PASS[/]" if c.passed else "[red]FAIL[/]"
+        table.add_row(mark, *(escape(x) for x in (c.title, c.expected, c.actual, c.hint)))
+    out.print(table)
+    colour = "green" if rep.passed else "red"
+    out.print(f"[{colour}]score {rep.score}/{rep.max_score}: {'all checks pass' if rep.passed else 'not done yet'}[/]")
+
+
+def lab_list(labs: Sequence[Lab], out: Console) -> None:
+    table = Table(title="kvmlab labs", title_justify="left")
+    for col in ("id", "title", "seed Qs", "requires", "notebook"):
+        table.add_column(col)
+    for lab in labs:
+        table.add_row(lab.id, lab.title, ",".join(map(str, lab.seed_questions)), ", ".join(lab.requires), lab.notebook)
+    out.print(table)
+
+
+def status(trainee: str, labs: dict[str, dict[str, str]], objects: Sequence[Any], out: Console) -> None:
+    if not labs and not objects:
+        out.print(f"trainee {trainee} owns nothing right now")
+        return
+    out.print(f"trainee {trainee}: labs started: {', '.join(sorted(labs)) or 'none'}")
+    table = Table()
+    for col in ("lab", "kind", "name", "state", "present"):
+        table.add_column(col, overflow="fold")
+    for o in objects:
+        table.add_row(o.lab, o.kind, escape(o.name), o.state, {True: "yes", False: "no"}.get(o.present, "?"))
+    out.print(table)
+
+
+def doctor(data: dict[str, Any], out: Console) -> None:
+    table = Table(title="kvmlab doctor", title_justify="left")
+    table.add_column("")
+    table.add_column("check")
+    table.add_column("detail", overflow="fold")
+    for row in data["checks"]:
+        table.add_row("[green]ok[/]" if row["ok"] else "[red]no[/]", row["name"], escape(row["detail"]))
+    out.print(table)
+    out.print(f"accelerator: [bold]{data['accel']}[/] (libvirt domain type {data['domain_type']})")

@@ -1,0 +1,110 @@
+"""Asking the guest itself, through qemu-guest-agent on its virtio-serial channel.
+
+Graders use this to check what the guest *sees* (a hot-added disk, a NIC,
+online CPUs), not only what libvirt's XML claims.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import libvirt
+import libvirt_qemu
+
+from kvmlab.errors import GuestTimeout, KvmlabError
+
+
+class AgentUnavailable(KvmlabError):
+    pass
+
+
+@dataclass
+class ExecResult:
+    exitcode: int
+    stdout: str
+    stderr: str
+
+
+class GuestAgent:
+    def __init__(self, dom: libvirt.virDomain) -> None:
+        self.dom = dom
+
+    def command(self, execute: str, arguments: dict[str, Any] | None = None, timeout: int = 10) -> Any:
+        payload: dict[str, Any] = {"execute": execute}
+        if arguments:
+            payload["arguments"] = arguments
+        try:
+            reply = libvirt_qemu.qemuAgentCommand(self.dom, json.dumps(payload), timeout, 0)
+        except libvirt.libvirtError as err:
+            raise AgentUnavailable(
+                f"the guest agent in {self.dom.name()} did not answer {execute}: {err.get_error_message()}",
+                "wait a few seconds after boot; if it persists, restart the lab (kvmlab lab reset LAB)",
+            ) from err
+        return json.loads(reply).get("return")
+
+    def ping(self, timeout: int = 2) -> bool:
+        try:
+            self.command("guest-ping", timeout=timeout)
+        except AgentUnavailable:
+            return False
+        return True
+
+    def wait(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.ping():
+            if time.monotonic() > deadline:
+                raise GuestTimeout(f"the guest agent in {self.dom.name()} did not answer within {seconds:.0f} s",
+                                   "check the guest's console log; kvmlab lab reset LAB rebuilds it")
+            time.sleep(0.2)
+
+    def run(self, argv: list[str], timeout: float = 20) -> ExecResult:
+        """Run a program in the guest and return its exit code and output."""
+        pid = self.command("guest-exec", {"path": argv[0], "arg": argv[1:], "capture-output": True})["pid"]
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.command("guest-exec-status", {"pid": pid})
+            if status.get("exited"):
+                return ExecResult(
+                    exitcode=int(status.get("exitcode", -1)),
+                    stdout=base64.b64decode(status.get("out-data", "")).decode(errors="replace"),
+                    stderr=base64.b64decode(status.get("err-data", "")).decode(errors="replace"),
+                )
+            if time.monotonic() > deadline:
+                raise GuestTimeout(f"{' '.join(argv)} did not finish in the guest within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def read(self, path: str) -> str:
+        return self.run(["/bin/cat", path]).stdout
+
+    def block_devices(self) -> dict[str, int]:
+        """Block devices the guest kernel knows, name -> size in bytes."""
+        devices = {}
+        for line in self.read("/proc/partitions").splitlines()[2:]:
+            parts = line.split()
+            if len(parts) == 4:
+                devices[parts[3]] = int(parts[2]) * 1024
+        return devices
+
+    def online_cpus(self) -> int:
+        return sum(1 for cpu in self.command("guest-get-vcpus") if cpu.get("online"))
+
+    def nics(self) -> dict[str, str]:
+        """Network interfaces the guest sees: MAC -> name (loopback left out)."""
+        result = {}
+        for nic in self.command("guest-network-get-interfaces"):
+            mac = nic.get("hardware-address", "")
+            if mac and mac != "00:00:00:00:00:00":
+                result[mac.lower()] = nic["name"]
+        return result
+
+    def meminfo_kib(self) -> dict[str, int]:
+        info = {}
+        for line in self.read("/proc/meminfo").splitlines():
+            key, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                info[key] = int(rest.split()[0])
+        return info

@@ -1,0 +1,86 @@
+"""A libvirt domain seen as host facts: exists, is_running, live and config XML."""
+
+from __future__ import annotations
+
+import libvirt
+
+from kvmlab.connection import lookup
+from kvmlab.resources.agent import GuestAgent
+from kvmlab.xmlviews import DomainXML
+
+STATE_NAMES = {
+    libvirt.VIR_DOMAIN_NOSTATE: "no state",
+    libvirt.VIR_DOMAIN_RUNNING: "running",
+    libvirt.VIR_DOMAIN_BLOCKED: "blocked",
+    libvirt.VIR_DOMAIN_PAUSED: "paused",
+    libvirt.VIR_DOMAIN_SHUTDOWN: "shutting down",
+    libvirt.VIR_DOMAIN_SHUTOFF: "shut off",
+    libvirt.VIR_DOMAIN_CRASHED: "crashed",
+    libvirt.VIR_DOMAIN_PMSUSPENDED: "suspended",
+}
+
+
+class Domain:
+    def __init__(self, conn: libvirt.virConnect, name: str) -> None:
+        self.conn = conn
+        self.name = name
+
+    @property
+    def handle(self) -> libvirt.virDomain | None:
+        return lookup(lambda: self.conn.lookupByName(self.name))
+
+    @property
+    def exists(self) -> bool:
+        return self.handle is not None
+
+    @property
+    def state(self) -> str:
+        dom = self.handle
+        if dom is None:
+            return "absent"
+        return STATE_NAMES.get(dom.state()[0], "unknown")
+
+    @property
+    def is_running(self) -> bool:
+        dom = self.handle
+        return dom is not None and dom.isActive() == 1
+
+    @property
+    def is_persistent(self) -> bool:
+        dom = self.handle
+        return dom is not None and dom.isPersistent() == 1
+
+    @property
+    def is_autostart(self) -> bool:
+        dom = self.handle
+        return dom is not None and dom.autostart() == 1
+
+    @property
+    def uuid(self) -> str | None:
+        dom = self.handle
+        return dom.UUIDString() if dom is not None else None
+
+    @property
+    def live(self) -> DomainXML | None:
+        """What the running guest has now (None when it is not running)."""
+        dom = self.handle
+        if dom is None or not dom.isActive():
+            return None
+        return DomainXML.from_xml(dom.XMLDesc(0))
+
+    @property
+    def config(self) -> DomainXML | None:
+        """The persistent definition: what the guest gets after a restart."""
+        dom = self.handle
+        if dom is None or not dom.isPersistent():
+            return None
+        return DomainXML.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+
+    @property
+    def guest(self) -> GuestAgent | None:
+        dom = self.handle
+        return GuestAgent(dom) if dom is not None and dom.isActive() else None
+
+    def memory_stats(self) -> dict[str, int]:
+        dom = self.handle
+        return dict(dom.memoryStats()) if dom is not None and dom.isActive() else {}

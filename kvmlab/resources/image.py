@@ -1,0 +1,53 @@
+"""Disk image files as host facts, read with ``qemu-img info``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kvmlab.procs import run
+
+
+class Image:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def info(self) -> dict[str, Any] | None:
+        """``qemu-img info``; ``-U`` because a running guest holds the image lock."""
+        if not self.exists:
+            return None
+        proc = run(["qemu-img", "info", "-U", "--output=json", str(self.path)], check=False)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+    def chain(self) -> list[dict[str, Any]]:
+        """The backing chain, top image first."""
+        if not self.exists:
+            return []
+        proc = run(["qemu-img", "info", "-U", "--backing-chain", "--output=json", str(self.path)], check=False)
+        return list(json.loads(proc.stdout)) if proc.returncode == 0 else []
+
+    @property
+    def format(self) -> str | None:
+        info = self.info()
+        return info.get("format") if info else None
+
+    @property
+    def virtual_size(self) -> int | None:
+        info = self.info()
+        return int(info["virtual-size"]) if info else None
+
+    @property
+    def backing_file(self) -> str | None:
+        info = self.info()
+        return info.get("full-backing-filename") or info.get("backing-filename") if info else None
+
+    def check(self) -> tuple[bool, str]:
+        """``qemu-img check``: (clean, what it said). Raw images have nothing to check."""
+        proc = run(["qemu-img", "check", "-U", str(self.path)], check=False)
+        text = (proc.stdout + proc.stderr).strip()
+        return proc.returncode == 0 or "does not support checks" in text, text

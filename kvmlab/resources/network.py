@@ -1,0 +1,44 @@
+"""libvirt networks as host facts."""
+
+from __future__ import annotations
+
+import libvirt
+
+from kvmlab.connection import lookup
+from kvmlab.xmlviews import NetworkXML
+
+
+class Network:
+    def __init__(self, conn: libvirt.virConnect, name: str) -> None:
+        self.conn = conn
+        self.name = name
+
+    @property
+    def handle(self) -> libvirt.virNetwork | None:
+        return lookup(lambda: self.conn.networkLookupByName(self.name))
+
+    @property
+    def exists(self) -> bool:
+        return self.handle is not None
+
+    @property
+    def is_active(self) -> bool:
+        net = self.handle
+        return net is not None and net.isActive() == 1
+
+    @property
+    def is_autostart(self) -> bool:
+        net = self.handle
+        return net is not None and net.autostart() == 1
+
+    @property
+    def config(self) -> NetworkXML | None:
+        net = self.handle
+        if net is None:
+            return None
+        return NetworkXML.from_xml(net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE))
+
+    @property
+    def live(self) -> NetworkXML | None:
+        net = self.handle
+        return NetworkXML.from_xml(net.XMLDesc(0)) if net is not None and net.isActive() else None

@@ -1,0 +1,169 @@
+"""Making and removing owned objects. The only code in kvmlab that deletes anything.
+
+Creation goes claim -> record (pending) -> create -> confirm; removal works
+from the record alone and re-finds libvirt objects by UUID where kvmlab made
+them, so a foreign object renamed to look like the trainee's is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import libvirt
+
+from kvmlab import paths
+from kvmlab.connection import Connection, lookup
+from kvmlab.errors import NotOwned
+from kvmlab.guestxml import OWNER_NS
+from kvmlab.ownership import LIBVIRT_KINDS, Owned, Ownership
+from kvmlab.procs import run
+from kvmlab.resources.bridge import SYS_NET
+from kvmlab.xmlviews import parse
+
+_LOOKUP_BY_NAME = {
+    "domain": "lookupByName",
+    "network": "networkLookupByName",
+    "pool": "storagePoolLookupByName",
+}
+_LOOKUP_BY_UUID = {
+    "domain": "lookupByUUIDString",
+    "network": "networkLookupByUUIDString",
+    "pool": "storagePoolLookupByUUIDString",
+}
+
+
+def find_libvirt(conn: libvirt.virConnect, kind: str, name: str, uuid: str | None = None) -> object | None:
+    if uuid:
+        obj = lookup(lambda: getattr(conn, _LOOKUP_BY_UUID[kind])(uuid))
+        # A UUID match under another name means it was renamed: still ours.
+        return obj
+    return lookup(lambda: getattr(conn, _LOOKUP_BY_NAME[kind])(name))
+
+
+def exists(connection: Connection, kind: str, name: str) -> bool:
+    if kind in LIBVIRT_KINDS:
+        return find_libvirt(connection.conn, kind, name) is not None
+    if kind == "bridge":
+        return (SYS_NET / name).exists()
+    return os.path.lexists(name)
+
+
+def claim(owners: Ownership, connection: Connection, kind: str, name: str, lab: str, state: str = "pending") -> Owned:
+    """Reserve ``name`` for ``lab``: refuse if something not ours already has it."""
+    uri = connection.uri if kind in LIBVIRT_KINDS else None
+    mine = owners.record.find(kind, name, uri)
+    if mine is not None:
+        if mine.lab != lab:
+            raise NotOwned(f"{kind} {name} belongs to your lab {mine.lab}",
+                           f"finish that lab first: kvmlab lab finish {mine.lab}")
+        return mine
+    if exists(connection, kind, name):
+        raise NotOwned(
+            f"a {kind} named {name} already exists and kvmlab did not make it for trainee {owners.trainee.name}",
+            "kvmlab never touches what it does not own: pick another trainee name (--trainee NAME), "
+            "or remove that object yourself if you are sure it is yours",
+        )
+    return owners.add(Owned(kind=kind, name=name, lab=lab, state=state, uri=uri))
+
+
+def _remove_libvirt(conn: libvirt.virConnect, obj: Owned, trainee: str) -> str | None:
+    handle = find_libvirt(conn, obj.kind, obj.name, obj.uuid)
+    if handle is None:
+        return None
+    if obj.kind == "domain":
+        assert isinstance(handle, libvirt.virDomain)
+        owner = owner_of(handle)
+        if obj.uuid is None and owner is not None and owner != trainee:
+            return f"domain {obj.name} is marked as trainee {owner}'s: left alone"
+        if handle.isActive():
+            handle.destroy()
+        if handle.isPersistent():
+            flags = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                     | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+            handle.undefineFlags(flags)
+    elif obj.kind == "network":
+        assert isinstance(handle, libvirt.virNetwork)
+        if handle.isActive():
+            handle.destroy()
+        if handle.isPersistent():
+            handle.undefine()
+    elif obj.kind == "pool":
+        assert isinstance(handle, libvirt.virStoragePool)
+        if handle.isActive():
+            handle.destroy()
+        if handle.isPersistent():
+            handle.undefine()
+    return None
+
+
+def owner_of(dom: libvirt.virDomain) -> str | None:
+    """The trainee named in a domain's kvmlab owner mark, if it has one."""
+    try:
+        meta = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, OWNER_NS, 0)
+    except libvirt.libvirtError:
+        return None
+    return parse(meta, "owner metadata").get("trainee")
+
+
+def _inside_data_dir(path: Path) -> bool:
+    root = paths.data_dir().resolve()
+    # Resolve the parent, not the path: a planted symlink is judged by where it
+    # sits, and is then unlinked itself, never followed.
+    parent = path.parent.resolve()
+    return parent == root or root in parent.parents
+
+
+def _remove_path(obj: Owned) -> str | None:
+    path = Path(obj.name)
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    if not _inside_data_dir(path):
+        return f"{path} is outside kvmlab's data directory: left alone"
+    if obj.kind == "file":
+        if stat.S_ISDIR(st.st_mode):
+            return f"{path} is a directory, not the file kvmlab expected: left alone"
+        path.unlink()
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a directory: left alone"
+    try:
+        path.rmdir()
+    except OSError:
+        left = sorted(p.name for p in path.iterdir())
+        return f"{path} still holds files kvmlab did not make ({', '.join(left[:5])}): left alone"
+    return None
+
+
+def _remove_bridge(obj: Owned) -> str | None:
+    if not (SYS_NET / obj.name / "bridge").is_dir():
+        return None
+    run(["ip", "link", "delete", "dev", obj.name, "type", "bridge"])
+    return None
+
+
+def remove(connection: Connection, obj: Owned, trainee: str) -> str | None:
+    """Remove one owned object. Returns a note when something was left on purpose."""
+    if obj.kind in LIBVIRT_KINDS:
+        if obj.uri != connection.uri:
+            return f"{obj.kind} {obj.name} lives on {obj.uri}, not {connection.uri}: run finish with KVMLAB_URI={obj.uri}"
+        return _remove_libvirt(connection.conn, obj, trainee)
+    if obj.kind == "bridge":
+        return _remove_bridge(obj)
+    return _remove_path(obj)
+
+
+def reconcile(owners: Ownership, connection: Connection) -> None:
+    """After an interruption: pending objects that exist are ours, the rest are dropped."""
+    for obj in list(owners.record.objects):
+        if obj.state == "pending":
+            if obj.kind in LIBVIRT_KINDS and obj.uri != connection.uri:
+                continue
+            if exists(connection, obj.kind, obj.name):
+                handle = find_libvirt(connection.conn, obj.kind, obj.name) if obj.kind in LIBVIRT_KINDS else None
+                owners.confirm(obj, handle.UUIDString() if handle is not None else None)  # type: ignore[attr-defined]
+            else:
+                owners.drop(obj)

@@ -1,0 +1,252 @@
+"""One trainee working on one lab: the lab contract (start, check, solve, finish, reset).
+
+Lab modules describe *what* to build; this module does it safely: under the
+trainee's lock, through the ownership record, rolling back a start that
+fails half-way so nothing half-made is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import libvirt
+
+from kvmlab import accel, paths, sandbox
+from kvmlab.connection import Connection
+from kvmlab.errors import GuestTimeout, HostCannot, KvmlabError
+from kvmlab.grading import Report, check, collect
+from kvmlab.guest.boot import wait_for_marker
+from kvmlab.guest.build import GuestFiles, guest_files
+from kvmlab.guestxml import GuestSpec, lab_guest_xml
+from kvmlab.host import Host
+from kvmlab.labs.base import Lab, Params
+from kvmlab.ownership import Owned, Ownership
+from kvmlab.procs import run
+from kvmlab.resources.domain import Domain
+from kvmlab.trainee import Trainee
+from kvmlab.xmlviews import DomainXML, NetworkXML, PoolXML
+
+GUEST_BOOT_TIMEOUT = 120.0  # TCG on a busy 2-core host; a KVM boot takes ~1 s
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ObjectStatus:
+    kind: str
+    name: str
+    lab: str
+    state: str
+    present: bool
+
+
+class LabSession:
+    def __init__(self, lab: Lab, trainee: Trainee, connection: Connection | None = None,
+                 progress: Progress | None = None) -> None:
+        self.lab = lab
+        self.trainee = trainee
+        self.connection = connection or Connection()
+        self.host = Host(self.connection)
+        self.owners = Ownership(trainee)
+        self.progress: Progress = progress or (lambda _msg: None)
+
+    # -- names and places handed to the lab --------------------------------
+
+    @property
+    def uri(self) -> str:
+        return self.connection.uri
+
+    @cached_property
+    def params(self) -> Params:
+        return self.lab.params(self)
+
+    def name(self, base: str) -> str:
+        return self.trainee.object_name(base)
+
+    @property
+    def lab_dir(self) -> Path:
+        return paths.labs_dir() / self.trainee.name / self.lab.id
+
+    def path(self, filename: str) -> Path:
+        return self.lab_dir / filename
+
+    @cached_property
+    def verdict(self) -> accel.Verdict:
+        if self.connection.is_test:
+            return accel.Verdict("tcg", "libvirt test driver: no guest runs", "test")
+        return accel.decide()
+
+    @property
+    def guest_files(self) -> GuestFiles:
+        return guest_files().require()
+
+    # -- making owned things (only inside start/solve, under the lock) ------
+
+    def claim(self, kind: str, name: str) -> Owned:
+        return sandbox.claim(self.owners, self.connection, kind, name, self.lab.id)
+
+    def expect(self, kind: str, name: str | Path) -> Owned:
+        """Hand a name to the trainee: they create it, finish removes it."""
+        return sandbox.claim(self.owners, self.connection, kind, str(name), self.lab.id, state="expected")
+
+    def make_dir(self, path: Path | None = None) -> Path:
+        """The lab's own directory (owned); its parents are shared and never owned."""
+        path = path or self.lab_dir
+        paths.ensure_dir(path.parent)
+        obj = self.claim("dir", str(path))
+        paths.ensure_dir(path)
+        self.owners.confirm(obj)
+        return path
+
+    def make_overlay(self, path: Path, backing: Path, backing_format: str = "raw") -> Path:
+        obj = self.claim("file", str(path))
+        if not path.exists():
+            run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(backing), "-F", backing_format, str(path)])
+        self.owners.confirm(obj)
+        return path
+
+    def define_domain(self, xml: str) -> libvirt.virDomain:
+        name = DomainXML.from_xml(xml).name or ""
+        obj = self.claim("domain", name)
+        dom = sandbox.find_libvirt(self.connection.conn, "domain", name, obj.uuid)
+        if dom is None:
+            dom = self.connection.conn.defineXML(xml)
+        self.owners.confirm(obj, dom.UUIDString())  # type: ignore[union-attr]
+        return dom  # type: ignore[return-value]
+
+    def define_network(self, xml: str) -> libvirt.virNetwork:
+        name = NetworkXML.from_xml(xml).name or ""
+        obj = self.claim("network", name)
+        net = sandbox.find_libvirt(self.connection.conn, "network", name, obj.uuid)
+        if net is None:
+            net = self.connection.conn.networkDefineXML(xml)
+        self.owners.confirm(obj, net.UUIDString())  # type: ignore[union-attr]
+        return net  # type: ignore[return-value]
+
+    def define_pool(self, xml: str) -> libvirt.virStoragePool:
+        name = PoolXML.from_xml(xml).name or ""
+        obj = self.claim("pool", name)
+        pool = sandbox.find_libvirt(self.connection.conn, "pool", name, obj.uuid)
+        if pool is None:
+            pool = self.connection.conn.storagePoolDefineXML(xml, 0)
+        self.owners.confirm(obj, pool.UUIDString())  # type: ignore[union-attr]
+        return pool  # type: ignore[return-value]
+
+    def guest_spec(self, base: str = "vm", **overrides: Any) -> GuestSpec:
+        name = self.name(base)
+        return GuestSpec(name=name, domain_type=self.verdict.domain_type, disk=self.path(f"{name}.qcow2"),
+                         console_log=self.path(f"{name}.console.log"), trainee=self.trainee.name, lab=self.lab.id,
+                         **overrides)
+
+    def lab_guest(self, spec: GuestSpec, running: bool = True) -> Domain:
+        """The lab's tiny guest: overlay disk, definition, started and ready. Idempotent."""
+        files = self.guest_files
+        self.make_dir()
+        self.make_overlay(spec.disk, files.disk)
+        log = self.claim("file", str(spec.console_log))
+        self.owners.confirm(log)
+        dom = self.define_domain(lab_guest_xml(spec, files))
+        if running and not dom.isActive():
+            self.progress(f"starting guest {spec.name} ({self.verdict.accel})")
+            self.boot(dom, spec.console_log)
+        return self.host.domain(spec.name)
+
+    def boot(self, dom: libvirt.virDomain, console_log: Path) -> float:
+        """Start a domain and wait for the tiny guest's readiness line."""
+        if console_log.exists():
+            console_log.unlink()  # append='off' truncates too, but only once QEMU opens it
+        started = time.monotonic()
+        dom.create()
+        waited = wait_for_marker(console_log, GUEST_BOOT_TIMEOUT, alive=lambda: dom.isActive() == 1)
+        if waited is None:
+            raise GuestTimeout(f"guest {dom.name()} did not report ready within {GUEST_BOOT_TIMEOUT:.0f} s",
+                               f"look at its console log ({console_log}); `kvmlab doctor` checks the host")
+        self.progress(f"guest {dom.name()} ready in {time.monotonic() - started:.1f} s")
+        return time.monotonic() - started
+
+    def virsh(self, *args: str) -> str:
+        return run(["virsh", "-q", "-c", self.uri, *args]).stdout
+
+    # -- the lab contract --------------------------------------------------
+
+    def _require(self) -> None:
+        needs = set(self.lab.requires)
+        if "root" in needs and os.geteuid() != 0:
+            raise HostCannot(f"lab {self.lab.id} needs root (it changes host networking)",
+                             "run it as root, or pick a lab that runs unprivileged (kvmlab lab list)")
+        if needs & {"networks", "bridges"} and self.connection.is_session:
+            raise HostCannot(f"lab {self.lab.id} needs libvirt networks, which qemu:///session does not have",
+                             "run as root on qemu:///system")
+        if "libguestfs" in needs and not shutil.which("virt-customize"):
+            raise HostCannot(f"lab {self.lab.id} needs libguestfs (virt-customize)",
+                             "apt-get install libguestfs-tools (make setup does)")
+
+    def start(self) -> None:
+        self._require()
+        with self.owners.locked():
+            sandbox.reconcile(self.owners, self.connection)
+            before = {o.key for o in self.owners.record.objects}
+            first = self.lab.id not in self.owners.record.labs
+            self.owners.lab_started(self.lab.id, self.uri)
+            try:
+                self.lab.start(self)
+            except BaseException:
+                # Leave nothing half-made: undo what *this* start added.
+                self._rollback(before, first)
+                raise
+
+    def _rollback(self, before: set[tuple[str, str, str | None]], first: bool) -> None:
+        for obj in self.owners.record.removal_order(self.lab.id):
+            if obj.key not in before:
+                try:
+                    sandbox.remove(self.connection, obj, self.trainee.name)
+                    self.owners.drop(obj)
+                except (KvmlabError, libvirt.libvirtError, OSError):
+                    continue  # stays in the record; the next finish retries it
+        if first and not self.owners.record.of_lab(self.lab.id):
+            self.owners.lab_finished(self.lab.id)
+
+    def solve(self) -> None:
+        self.start()
+        with self.owners.locked():
+            self.lab.solve(self)
+
+    def check(self) -> Report:
+        report = collect(self.lab.id, self.trainee.name, lambda: self.lab.checks(self.host, self.params))
+        if self.lab.id not in self.owners.load().labs:
+            report.checks.insert(0, check("lab-started", "the lab has been started", False, expected="started",
+                                          actual="not started", hint=f"run: kvmlab lab start {self.lab.id}"))
+        return report
+
+    def finish(self) -> list[str]:
+        """Remove everything this lab owns. Returns notes about things left on purpose."""
+        notes: list[str] = []
+        with self.owners.locked():
+            sandbox.reconcile(self.owners, self.connection)
+            for obj in self.owners.record.removal_order(self.lab.id):
+                note = sandbox.remove(self.connection, obj, self.trainee.name)
+                if note:
+                    notes.append(note)
+                self.owners.drop(obj)
+            self.owners.lab_finished(self.lab.id)
+        trainee_dir = self.lab_dir.parent
+        if trainee_dir.is_dir() and not any(trainee_dir.iterdir()):
+            trainee_dir.rmdir()  # shared parent: removed only once it is empty
+        return notes
+
+    def reset(self) -> list[str]:
+        notes = self.finish()
+        self.start()
+        return notes
+
+    def status(self) -> list[ObjectStatus]:
+        record = self.owners.load()
+        return [ObjectStatus(o.kind, o.name, o.lab, o.state, sandbox.exists(self.connection, o.kind, o.name))
+                for o in record.objects]

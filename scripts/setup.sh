@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# kvmlab set-up: host packages, the venv, libvirt daemons, the lab guest,
+# the accelerator verdict. Idempotent: with nothing to do it takes a few
+# seconds. Every step says what it does; long ones show their progress.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-$ROOT/.venv}
+
+APT_PACKAGES=(
+    qemu-system-x86 qemu-utils qemu-guest-agent
+    libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
+    busybox-static e2fsprogs dnsmasq-base iproute2 openssh-client
+    gcc
+)
+KERNEL_META=linux-image-cloud-amd64
+
+t0=$(date +%s.%N)
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "kvmlab setup: '$*' needs root; run make as root or install sudo" >&2; return 1; fi
+}
+
+missing_packages() {
+    local pkg status
+    for pkg in "${APT_PACKAGES[@]}"; do
+        status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+        [ "$status" = installed ] || echo "$pkg"
+    done
+}
+
+apt_install() {
+    # Try without `apt-get update` first: on a machine with fresh lists it is
+    # wasted time; on one with stale lists the install fails and we update.
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get install -y -q --no-install-recommends "$@" \
+        || { as_root apt-get update -q && as_root apt-get install -y -q --no-install-recommends "$@"; }
+}
+
+# 1. Host packages -----------------------------------------------------------
+mapfile -t MISSING < <(missing_packages)
+if [ "${#MISSING[@]}" -gt 0 ]; then
+    step "installing host packages: ${MISSING[*]}"
+    s=$(date +%s.%N); apt_install "${MISSING[@]}"; echo "    done in $(elapsed "$s") s"
+else
+    step "host packages: all ${#APT_PACKAGES[@]} installed"
+fi
+
+# The guest's kernel comes from Debian's cloud kernel package, kept in apt's
+# archive cache and unpacked by `kvmlab guest build` (never installed in /boot).
+if ! ls /var/cache/apt/archives/linux-image-*-cloud-amd64_*.deb >/dev/null 2>&1 \
+    && ! ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1; then
+    step "downloading Debian's cloud kernel package (for the lab guest)"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get install -y -q --download-only "$KERNEL_META" \
+        || { as_root apt-get update -q && as_root apt-get install -y -q --download-only "$KERNEL_META"; }
+fi
+
+# 2. Python venv --------------------------------------------------------------
+if ! "$PYTHON" -m venv --help >/dev/null 2>&1; then
+    step "installing python3-venv"; apt_install python3-venv
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    step "creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+STAMP="$VENV/.kvmlab-installed"
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+    step "installing kvmlab and its dependencies into $VENV (libvirt-python compiles: ~1 min the first time)"
+    s=$(date +%s.%N)
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install --progress-bar on -e ".[dev]"
+    # JupyterLab's news pop-up asks a question every trainee would have to answer.
+    "$VENV/bin/jupyter" labextension disable "@jupyterlab/apputils-extension:announcements" >/dev/null 2>&1 || true
+    touch "$STAMP"
+    echo "    done in $(elapsed "$s") s"
+else
+    step "venv: kvmlab installed in $VENV"
+fi
+
+# 3. libvirt daemons (there may be no systemd) --------------------------------
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+if [ "$(id -u)" -eq 0 ]; then
+    mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt
+    if ! alive /var/run/virtlogd.pid; then
+        step "starting virtlogd"; virtlogd -d
+    fi
+    if ! alive /var/run/libvirtd.pid; then
+        step "starting libvirtd"; libvirtd -d
+    fi
+    for _ in $(seq 1 50); do
+        virsh -c qemu:///system version >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    virsh -c qemu:///system version >/dev/null || { echo "kvmlab setup: libvirtd did not come up" >&2; exit 1; }
+    step "libvirtd answers at qemu:///system"
+else
+    step "not root: labs will use qemu:///session (its daemon starts on demand)"
+fi
+
+# 4. The lab guest and the accelerator verdict --------------------------------
+step "lab guest"
+"$VENV/bin/kvmlab" guest build
+step "accelerator (decided by booting the guest under KVM, cached per host)"
+"$VENV/bin/kvmlab" doctor
+
+echo "kvmlab setup complete in $(elapsed "$t0") s"
