@@ -87,6 +87,16 @@ fi
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 if [ "$(id -u)" -eq 0 ]; then
     mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt
+    # Without udev nobody applies Debian's rule for /dev/kvm (group kvm, 0660).
+    # libvirt then finds KVM "unusable" for its QEMU user but usable in its
+    # probe, throws its capability cache away on every call, and each define
+    # takes ~30 s. Do what udev would do; whether KVM *works* is still decided
+    # by booting a guest (kvmlab doctor).
+    if [ -c /dev/kvm ] && getent group kvm >/dev/null \
+        && [ "$(stat -c '%G %a' /dev/kvm)" != "kvm 660" ]; then
+        step "giving /dev/kvm the kvm group and mode 0660, as udev does"
+        chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+    fi
     if ! alive /var/run/virtlogd.pid; then
         step "starting virtlogd"; virtlogd -d
     fi

@@ -80,13 +80,15 @@ def boot_bare(files: GuestFiles, accel: str, timeout: float, with_devices: bool 
         try:
             waited = wait_for_marker(console, timeout, alive=lambda: proc.poll() is None)
             elapsed = time.monotonic() - started
+            exited_by_itself = proc.poll() is not None
         finally:
             _stop(proc)
         note = ""
         if proc.stderr:
             err = proc.stderr.read().decode(errors="replace").strip()
             proc.stderr.close()
-            note = err if waited is None else ""
+            # What QEMU printed matters only if it died on its own (not killed by us).
+            note = err if waited is None and exited_by_itself else ""
         text = console.read_text(errors="replace") if console.exists() else ""
         return BootResult(ready=waited is not None, seconds=elapsed, console=text, exit_note=note)
 
