@@ -20,6 +20,13 @@ class KvmlabError(Exception):
     def __str__(self) -> str:
         return f"{self.message}\n  what to do: {self.hint}" if self.hint else self.message
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback when a notebook cell fails."""
+        lines = [f"\x1b[1;31mkvmlab: {self.message}\x1b[0m"]
+        if self.hint:
+            lines.append(f"what to do: {self.hint}")
+        return lines
+
 
 class UsageError(KvmlabError):
     """The command line or an argument is wrong."""

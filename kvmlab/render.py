@@ -14,19 +14,27 @@ from kvmlab.labs.base import Lab
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def report(rep: Report, out: Console) -> None:
-    table = Table(title=f"{rep.lab} — trainee {rep.trainee}", title_justify="left")
-    for col in ("", "check", "expected", "actual", "hint"):
-        table.add_column(col, overflow="fold")
+    """One line per check; expected/actual/hint indented under the failures.
+
+    Lines, not a table: paths and hints are long, and a wrapped table cell is
+    harder to read in a terminal than an indented line.
+    """
+    out.print(f"[bold]{escape(rep.lab)}[/] — trainee {escape(rep.trainee)}")
     for c in rep.checks:
         mark = "[green]PASS[/]" if c.passed else "[red]FAIL[/]"
-        table.add_row(mark, *(escape(x) for x in (c.title, c.expected, c.actual, c.hint)))
-    out.print(table)
+        out.print(f"  {mark}  {escape(c.title)}  [dim]({escape(c.id)})[/]")
+        if not c.passed:
+            out.print(f"        expected: {escape(c.expected)}")
+            out.print(f"        actual:   {escape(c.actual)}")
+            if c.hint:
+                out.print(f"        [yellow]hint:[/] {escape(c.hint)}")
     colour = "green" if rep.passed else "red"
-    out.print(f"[{colour}]score {rep.score}/{rep.max_score}: {'all checks pass' if rep.passed else 'not done yet'}[/]")
+    verdict = "all checks pass" if rep.passed else "not done yet"
+    out.print(f"[{colour}]score {rep.score}/{rep.max_score}: {verdict}[/]")
 
 
 def lab_list(labs: Sequence[Lab], out: Console) -> None:

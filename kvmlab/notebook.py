@@ -1,0 +1,71 @@
+"""What lab notebooks import: one object per lab, with the trainee's parameters.
+
+    from kvmlab.notebook import open_lab
+    lab = open_lab("hotadd-disk")
+    lab.start()
+    p = lab.params            # then: !qemu-img create -f {p.format} {p.image} {p.size_gib}G
+    lab.check()               # the "Check my work" panel
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from kvmlab.connection import default_uri
+from kvmlab.host import Host
+from kvmlab.labs import registry
+from kvmlab.labs.base import Params
+from kvmlab.session import LabSession
+from kvmlab.trainee import current
+from kvmlab.widgets import CheckPanel
+
+
+def prepare_shell(uri: str | None = None) -> None:
+    """Make `!kvmlab` and `!virsh` in cells use this venv and kvmlab's libvirt URI."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    os.environ["LIBVIRT_DEFAULT_URI"] = uri or default_uri()
+
+
+class NotebookLab:
+    def __init__(self, lab_id: str, trainee: str | None = None) -> None:
+        self.session = LabSession(registry.get(lab_id), current(trainee), progress=print)
+        prepare_shell(self.session.uri)
+
+    @property
+    def host(self) -> Host:
+        """Host facts as graders see them: lab.host.domain(p.domain).guest.read("/proc/partitions")."""
+        return self.session.host
+
+    @property
+    def params(self) -> Params:
+        return self.session.params
+
+    def start(self) -> None:
+        self.session.start()
+        print(f"Lab {self.session.lab.id} is ready for trainee {self.session.trainee.name}.")
+        self.show_params()
+
+    def show_params(self) -> None:
+        print("Your parameters (use them as {p.NAME} in ! commands):")
+        for key, value in self.params.as_dict().items():
+            print(f"  p.{key:<10} = {value}")
+
+    def check(self) -> CheckPanel:
+        return CheckPanel(self.session.check)
+
+    def solve(self) -> None:
+        """The reference solution (for instructors and automated runs)."""
+        self.session.solve()
+
+    def finish(self) -> None:
+        for note in self.session.finish():
+            print(note)
+        print(f"Lab {self.session.lab.id} finished: everything it made is gone.")
+
+
+
+def open_lab(lab_id: str, trainee: str | None = None) -> NotebookLab:
+    return NotebookLab(lab_id, trainee)
