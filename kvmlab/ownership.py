@@ -84,6 +84,11 @@ class Ownership:
         )
 
     def save(self) -> None:
+        if not self.record.labs and not self.record.objects:
+            # Owning nothing leaves no record behind (the lock file stays: it
+            # may be held by a waiting command).
+            self.path.unlink(missing_ok=True)
+            return
         paths.ensure_dir(self.root, 0o700)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps({"version": 1, "trainee": self.record.trainee, "labs": self.record.labs,

@@ -80,9 +80,7 @@ def _remove_libvirt(conn: libvirt.virConnect, obj: Owned, trainee: str) -> str |
         if handle.isActive():
             handle.destroy()
         if handle.isPersistent():
-            flags = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                     | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
-            handle.undefineFlags(flags)
+            _undefine_domain(handle)
     elif obj.kind == "network":
         assert isinstance(handle, libvirt.virNetwork)
         if handle.isActive():
@@ -96,6 +94,25 @@ def _remove_libvirt(conn: libvirt.virConnect, obj: Owned, trainee: str) -> str |
         if handle.isPersistent():
             handle.undefine()
     return None
+
+
+_UNDEFINE_FLAGS = (
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+    0,
+)
+
+
+def _undefine_domain(dom: libvirt.virDomain) -> None:
+    """Undefine with its saved state, snapshot metadata and NVRAM, as far as the driver supports."""
+    for flags in _UNDEFINE_FLAGS:
+        try:
+            dom.undefineFlags(flags)
+            return
+        except libvirt.libvirtError as err:
+            if err.get_error_code() != libvirt.VIR_ERR_INVALID_ARG or flags == 0:
+                raise
 
 
 def owner_of(dom: libvirt.virDomain) -> str | None:
