@@ -177,7 +177,11 @@ class LabSession:
     # -- the lab contract --------------------------------------------------
 
     def _require(self) -> None:
+        """Refuse early, before anything is made, when the host cannot run this lab."""
         needs = set(self.lab.requires)
+        _ = self.connection.conn  # raises LibvirtUnavailable with what to do
+        if "guest" in needs:
+            self.guest_files  # noqa: B018 - raises GuestNotBuilt with what to do
         if "root" in needs and os.geteuid() != 0:
             raise HostCannot(f"lab {self.lab.id} needs root (it changes host networking)",
                              "run it as root, or pick a lab that runs unprivileged (kvmlab lab list)")
@@ -219,6 +223,7 @@ class LabSession:
             self.lab.solve(self)
 
     def check(self) -> Report:
+        _ = self.connection.conn  # an unreachable libvirtd is an error, not a failed grade
         report = collect(self.lab.id, self.trainee.name, lambda: self.lab.checks(self.host, self.params))
         if self.lab.id not in self.owners.load().labs:
             report.checks.insert(0, check("lab-started", "the lab has been started", False, expected="started",

@@ -30,6 +30,7 @@ class DefineOnly(Lab):
     seed_questions: ClassVar[tuple[int, ...]] = ()
     notebook: ClassVar[str] = ""
     grader: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ("libvirt",)
     fail_after_define = False
 
     def params(self, session: LabSession) -> Params:
