@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from kvmlab.grading import Check, check
 from kvmlab.host import Host
+from kvmlab.resources.agent import poll
 from kvmlab.labs.hotadd_disk import DiskParams
 
 
@@ -49,9 +50,15 @@ def checks(host: Host, p: DiskParams) -> Iterator[Check]:
                 hint=f"libvirt does not probe formats: pass --subdriver {p.format}, "
                      "or the guest sees the qcow2 header as raw bytes")
 
+    def new_disks() -> dict[str, int]:
+        seen = guest.block_devices() if guest is not None else {}
+        return {name: size for name, size in seen.items() if name != "vda" and not name[-1].isdigit()}
+
     guest = vm.guest
-    seen = guest.block_devices() if guest is not None else {}
-    extra = {name: size for name, size in seen.items() if name != "vda" and not name[-1].isdigit()}
+    # A disk that is in the live XML reaches the guest kernel a moment later
+    # (PCI hot-plug): give it that moment rather than report a false red.
+    extra = poll(new_disks, lambda found: p.size_bytes in found.values(),
+                 seconds=3 if live and len(live.disks()) > 1 else 0)
     yield check("guest-sees-disk", f"the guest sees a new {p.size_gib} GiB disk", p.size_bytes in extra.values(),
                 expected=f"a {_gib(p.size_bytes)} virtio disk besides vda",
                 actual=", ".join(f"{n} ({_gib(s)})" for n, s in extra.items()) or "no new disk",

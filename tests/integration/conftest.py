@@ -1,0 +1,108 @@
+"""Integration tests: real libvirtd at qemu:///system, the real lab guest.
+
+They are not skipped when the host is not ready: `make test` sets the host
+up first, so a missing daemon or guest here is a failure worth seeing.
+Deselect them explicitly with `-m "not integration"`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from kvmlab import paths
+from kvmlab.connection import Connection
+
+FOREIGN_DOMAIN = """<domain type='qemu'><name>foreign-vm</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'>
+<driver name='qemu' type='raw'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>"""
+FOREIGN_NETWORK = """<network><name>foreign-net</name><bridge name='fkvirbr0'/>
+<ip address='192.168.211.1' netmask='255.255.255.0'><dhcp><range start='192.168.211.10' end='192.168.211.20'/>
+</dhcp></ip></network>"""
+FOREIGN_POOL = "<pool type='dir'><name>foreign-pool</name><target><path>{path}</path></target></pool>"
+FOREIGN_BRIDGE = "fkbr0"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def system() -> Iterator[Connection]:
+    if os.geteuid() != 0:
+        pytest.fail("integration tests need root and qemu:///system: run `make test` as root")
+    conn = Connection("qemu:///system")
+    _ = conn.conn
+    yield conn
+    conn.close()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Foreign:
+    """Objects kvmlab does not own, seeded before the labs run and checked after."""
+
+    conn: libvirt.virConnect
+    files: dict[Path, str] = field(default_factory=dict)
+    xml: dict[str, str] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, str]:
+        return {
+            "domain": self.conn.lookupByName("foreign-vm").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE),
+            "network": self.conn.networkLookupByName("foreign-net").XMLDesc(0),
+            "network-active": str(self.conn.networkLookupByName("foreign-net").isActive()),
+            "pool": self.conn.storagePoolLookupByName("foreign-pool").XMLDesc(0),
+            "bridge": str(Path(f"/sys/class/net/{FOREIGN_BRIDGE}/bridge").is_dir()),
+        }
+
+    def assert_untouched(self) -> None:
+        assert self.snapshot() == self.xml, "a foreign libvirt object or bridge changed"
+        for path, digest in self.files.items():
+            assert path.exists(), f"foreign file {path} was removed"
+            assert _digest(path) == digest, f"foreign file {path} was changed"
+
+
+@pytest.fixture(scope="session")
+def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Foreign]:
+    conn = system.conn
+    outside = tmp_path_factory.mktemp("foreign")
+    disk = outside / "foreign.raw"
+    disk.write_bytes(b"\0" * 1024 * 1024)
+    data = paths.data_dir()
+    planted = [disk, data / "foreign-notes.txt", paths.labs_dir() / "foreign-readme.txt"]
+    for path in planted[1:]:
+        paths.ensure_dir(path.parent)
+        path.write_text("not kvmlab's\n")
+    conn.defineXML(FOREIGN_DOMAIN.format(disk=disk))
+    net = conn.networkDefineXML(FOREIGN_NETWORK)
+    net.create()
+    pool = conn.storagePoolDefineXML(FOREIGN_POOL.format(path=outside), 0)
+    pool.create(0)
+    subprocess.run(["ip", "link", "add", FOREIGN_BRIDGE, "type", "bridge"], check=True)
+    seeded = Foreign(conn, {p: _digest(p) for p in planted})
+    seeded.xml = seeded.snapshot()
+    try:
+        yield seeded
+    finally:
+        subprocess.run(["ip", "link", "delete", FOREIGN_BRIDGE], check=False)
+        for undo in (lambda: conn.lookupByName("foreign-vm").undefine(), net.destroy, net.undefine, pool.destroy,
+                     pool.undefine):
+            try:
+                undo()
+            except libvirt.libvirtError:
+                continue  # already gone: the assertions above will have said so
+        for path in planted[1:]:
+            path.unlink(missing_ok=True)

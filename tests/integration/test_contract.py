@@ -1,0 +1,70 @@
+"""The lab contract, proven for every registered lab on the real host.
+
+start -> check fails; solve -> check passes; finish -> the trainee owns
+nothing and every foreign object (domain, network, pool, bridge, files) is
+exactly as it was. Plus each lab's known-wrong solutions.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kvmlab.labs import registry
+from kvmlab.labs.base import Lab
+from kvmlab.sandbox import exists
+from kvmlab.session import LabSession
+from kvmlab.trainee import Trainee
+from tests.integration.conftest import Foreign
+from tests.integration.wrong_solutions import WRONG, Wrong
+
+TRAINEE = Trainee("ctest")
+LABS = registry.all_labs()
+
+
+def _fresh(lab: Lab) -> LabSession:
+    session = LabSession(lab, TRAINEE)
+    session.finish()
+    return session
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.id for lab in LABS])
+def test_contract_start_fails_solve_passes_finish_leaves_nothing(lab: Lab, foreign: Foreign) -> None:
+    session = _fresh(lab)
+    session.start()
+    assert session.check().failed_ids(), "check must fail right after start"
+    owned_after_start = {(o.kind, o.name) for o in session.owners.load().objects}
+    session.start()  # idempotent: nothing is made twice
+    assert {(o.kind, o.name) for o in session.owners.load().objects} == owned_after_start
+
+    session.solve()
+    assert session.check().failed_ids() == []
+
+    owned = session.owners.load().objects
+    assert owned, "a lab that owns nothing cannot be cleaned up by finish"
+    session.finish()
+    record = session.owners.load()
+    assert record.objects == [] and record.labs == {}
+    for obj in owned:
+        assert not exists(session.connection, obj.kind, obj.name), f"{obj.kind} {obj.name} survived finish"
+    foreign.assert_untouched()
+
+
+CASES = [(lab, wrong) for lab in LABS for wrong in WRONG.get(lab.id, [])]
+
+
+@pytest.mark.parametrize(("lab", "wrong"), CASES, ids=[f"{lab.id}:{w.name}" for lab, w in CASES])
+def test_known_wrong_solution_fails_the_right_checks(lab: Lab, wrong: Wrong, foreign: Foreign) -> None:
+    session = _fresh(lab)
+    session.start()
+    try:
+        with session.owners.locked():
+            wrong.apply(session)
+        assert set(session.check().failed_ids()) == wrong.fails
+    finally:
+        session.finish()
+    foreign.assert_untouched()
+
+
+def test_every_lab_has_at_least_two_wrong_solutions() -> None:
+    for lab in LABS:
+        assert len(WRONG.get(lab.id, [])) >= 2, f"lab {lab.id} has no known-wrong solutions in the tests"

@@ -1,0 +1,45 @@
+"""Known-wrong solutions per lab: each must fail exactly the named checks.
+
+Each is what a trainee really types, run against the real guest. A grader
+that lets one of these pass cannot tell right from wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kvmlab.procs import run
+from kvmlab.session import LabSession
+
+
+@dataclass(frozen=True)
+class Wrong:
+    name: str
+    apply: Callable[[LabSession], None]
+    fails: frozenset[str]  # exactly these checks fail, every other check passes
+
+
+def _disk(fmt: str = "qcow2", size: str = "1G", target: str = "vdb", subdriver: str | None = "same",
+          flags: tuple[str, ...] = ("--live", "--config")) -> Callable[[LabSession], None]:
+    def apply(s: LabSession) -> None:
+        p = s.params
+        run(["qemu-img", "create", "-f", fmt, p.image, size])  # type: ignore[attr-defined]
+        driver = ["--driver", "qemu", "--subdriver", fmt if subdriver == "same" else subdriver] if subdriver else []
+        s.virsh("attach-disk", p.domain, p.image, target, *driver, "--targetbus", "virtio", *flags)  # type: ignore[attr-defined]
+
+    return apply
+
+
+WRONG: dict[str, list[Wrong]] = {
+    "hotadd-disk": [
+        Wrong("live-only", _disk(flags=("--live",)), frozenset({"disk-config"})),
+        Wrong("config-only", _disk(flags=("--config",)),
+              frozenset({"disk-live", "disk-driver", "guest-sees-disk"})),
+        Wrong("raw-instead-of-qcow2", _disk(fmt="raw"), frozenset({"image-format", "disk-driver"})),
+        Wrong("wrong-size", _disk(size="2G"), frozenset({"image-size", "guest-sees-disk"})),
+        Wrong("wrong-target", _disk(target="vdc"), frozenset({"disk-live", "disk-config", "disk-driver"})),
+        Wrong("qcow2-attached-without-subdriver", _disk(subdriver=None),
+              frozenset({"disk-driver", "guest-sees-disk"})),
+    ],
+}
