@@ -22,8 +22,8 @@ unit:
 	$(BIN)/pytest tests/unit -q -p no:nbval
 
 lint:
-	$(BIN)/ruff check kvmlab graders tests bench
-	$(BIN)/ruff format --check kvmlab graders tests bench
+	$(BIN)/ruff check kvmlab graders tests bench conftest.py
+	$(BIN)/ruff format --check kvmlab graders tests bench conftest.py
 	$(BIN)/mypy
 
 bench: setup

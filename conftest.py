@@ -78,5 +78,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     session.finish()
     if report.passed and not graded.passed:
         report.outcome = "failed"
-        report.longrepr = (f"notebook ran, but 'Check my work' of lab {lab_id} is not green: "
-                           f"failed checks {graded.failed_ids()}")
+        report.longrepr = (
+            f"notebook ran, but 'Check my work' of lab {lab_id} is not green: failed checks {graded.failed_ids()}"
+        )

@@ -44,11 +44,12 @@ def cache_key() -> str:
     qemu = hostinfo.qemu_binary()
     stamp = ""
     if qemu:
-        st = os.stat(qemu)
+        st = Path(qemu).stat()
         stamp = f"{st.st_size}-{int(st.st_mtime)}"
     kvm = hostinfo.kvm_info()
-    return "|".join([socket.gethostname(), os.uname().release, ",".join(kvm.modules) or "none",
-                     f"uid{os.geteuid()}", stamp])
+    return "|".join(
+        [socket.gethostname(), os.uname().release, ",".join(kvm.modules) or "none", f"uid{os.geteuid()}", stamp]
+    )
 
 
 def _cache_path() -> Path:
@@ -72,8 +73,10 @@ def decide(force: bool = False) -> Verdict:
         return cached
     files = guest_files()
     if not files.ready:
-        raise GuestNotBuilt("the accelerator is decided by booting the lab guest, which is not built yet",
-                            "run `kvmlab guest build` (or `make setup`)")
+        raise GuestNotBuilt(
+            "the accelerator is decided by booting the lab guest, which is not built yet",
+            "run `kvmlab guest build` (or `make setup`)",
+        )
     key = cache_key()
     kvm = hostinfo.kvm_info()
     verdict: Verdict | None = None
@@ -87,21 +90,33 @@ def decide(force: bool = False) -> Verdict:
         result = boot_bare(files, "kvm", KVM_TIMEOUT)
         tried.append(f"kvm: {'ready' if result.ready else 'no readiness line'} after {result.seconds:.1f} s")
         if result.ready:
-            verdict = Verdict("kvm", f"the lab guest booted under KVM in {result.seconds:.1f} s "
-                              f"(module {', '.join(kvm.modules) or 'unknown'})", key, kvm_boot_seconds=result.seconds)
+            verdict = Verdict(
+                "kvm",
+                f"the lab guest booted under KVM in {result.seconds:.1f} s "
+                f"(module {', '.join(kvm.modules) or 'unknown'})",
+                key,
+                kvm_boot_seconds=result.seconds,
+            )
         else:
             why = f"; QEMU said: {result.exit_note}" if result.exit_note else ""
             module = ", ".join(kvm.modules) or "unknown"
-            pvm = " kvm_pvm is a paravirtualized KVM for nested guests; a normal guest kernel hangs on it." \
-                if "kvm_pvm" in kvm.modules else ""
-            reason = (f"/dev/kvm exists (module {module}) but the lab guest did not boot under KVM within "
-                      f"{KVM_TIMEOUT:.0f} s{why}.{pvm} Using TCG.")
+            pvm = (
+                " kvm_pvm is a paravirtualized KVM for nested guests; a normal guest kernel hangs on it."
+                if "kvm_pvm" in kvm.modules
+                else ""
+            )
+            reason = (
+                f"/dev/kvm exists (module {module}) but the lab guest did not boot under KVM within "
+                f"{KVM_TIMEOUT:.0f} s{why}.{pvm} Using TCG."
+            )
     if verdict is None:
         result = boot_bare(files, "tcg", TCG_TIMEOUT)
         tried.append(f"tcg: {'ready' if result.ready else 'no readiness line'} after {result.seconds:.1f} s")
         if not result.ready:
-            raise HostCannot(f"the lab guest boots neither under KVM nor under TCG ({'; '.join(tried)})",
-                             f"rebuild it: kvmlab guest build --force; QEMU said: {result.exit_note or 'nothing'}")
+            raise HostCannot(
+                f"the lab guest boots neither under KVM nor under TCG ({'; '.join(tried)})",
+                f"rebuild it: kvmlab guest build --force; QEMU said: {result.exit_note or 'nothing'}",
+            )
         verdict = Verdict("tcg", reason, key, tcg_boot_seconds=result.seconds)
     verdict.tried = tried
     paths.ensure_dir(paths.cache_dir())

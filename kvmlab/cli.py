@@ -124,8 +124,17 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
     objects = []
     for o in record.objects:
         present = exists(connection, o.kind, o.name) if o.uri in (None, connection.uri) else None
-        objects.append({"lab": o.lab, "kind": o.kind, "name": o.name, "state": o.state, "uuid": o.uuid,
-                        "uri": o.uri, "present": present})
+        objects.append(
+            {
+                "lab": o.lab,
+                "kind": o.kind,
+                "name": o.name,
+                "state": o.state,
+                "uuid": o.uuid,
+                "uri": o.uri,
+                "present": present,
+            }
+        )
     if args.json:
         _print_json({"trainee": trainee.name, "labs": record.labs, "objects": objects})
     else:
@@ -188,8 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  what to do: {err.hint}", file=sys.stderr)
         return err.exit_code
     except libvirt.libvirtError as err:
-        print(f"kvmlab: error: libvirt refused: {err.get_error_message()} (code {err.get_error_code()})",
-              file=sys.stderr)
+        print(
+            f"kvmlab: error: libvirt refused: {err.get_error_message()} (code {err.get_error_code()})", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         print("kvmlab: interrupted; run the same command again to complete it", file=sys.stderr)

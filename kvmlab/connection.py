@@ -7,6 +7,7 @@ even when we handle it, so it is silenced once, here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import TypeVar
@@ -109,8 +110,7 @@ class Connection:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            # Closing a connection whose daemon is gone fails; there is nothing left to release.
+            with contextlib.suppress(libvirt.libvirtError):
                 self._conn.close()
-            except libvirt.libvirtError:
-                pass  # closing a dead connection: nothing left to release
             self._conn = None

@@ -30,22 +30,40 @@ def report(force: bool = False) -> dict[str, Any]:
     cpu = hostinfo.cpu_info()
     kvm = hostinfo.kvm_info()
     hw = [f for f in cpu.virt_flags if f in ("vmx", "svm")]
-    rows.append(Row("cpu-virt-flags", True, f"{', '.join(hw) or 'no vmx/svm'} in /proc/cpuinfo"
-                    + (" (we are a guest: 'hypervisor' flag)" if "hypervisor" in cpu.flags else "")))
-    rows.append(Row("kvm-device", kvm.device_exists, "/dev/kvm " + ("exists" if kvm.device_exists else "is missing")
-                    + ("" if kvm.accessible or not kvm.device_exists else ", but this user cannot open it")))
+    rows.append(
+        Row(
+            "cpu-virt-flags",
+            True,
+            f"{', '.join(hw) or 'no vmx/svm'} in /proc/cpuinfo"
+            + (" (we are a guest: 'hypervisor' flag)" if "hypervisor" in cpu.flags else ""),
+        )
+    )
+    rows.append(
+        Row(
+            "kvm-device",
+            kvm.device_exists,
+            "/dev/kvm "
+            + ("exists" if kvm.device_exists else "is missing")
+            + ("" if kvm.accessible or not kvm.device_exists else ", but this user cannot open it"),
+        )
+    )
     rows.append(Row("kvm-module", bool(kvm.modules), f"loaded: {', '.join(kvm.modules) or 'none'}"))
 
     qemu_v, img_v = hostinfo.qemu_version(), hostinfo.qemu_img_version()
-    rows.append(Row("qemu", qemu_v is not None, f"qemu-system-x86_64 {qemu_v}" if qemu_v else "qemu-system-x86 not installed"))
+    rows.append(
+        Row("qemu", qemu_v is not None, f"qemu-system-x86_64 {qemu_v}" if qemu_v else "qemu-system-x86 not installed")
+    )
     rows.append(Row("qemu-img", img_v is not None, f"qemu-img {img_v}" if img_v else "qemu-utils not installed"))
 
     connection = Connection()
     lv: dict[str, Any] = {"uri": connection.uri, "ok": False, "version": None}
     try:
         conn = connection.conn
-        lv.update(ok=True, version=_libvirt_version(conn.getLibVersion()),
-                  hypervisor_version=_libvirt_version(conn.getVersion()))
+        lv.update(
+            ok=True,
+            version=_libvirt_version(conn.getLibVersion()),
+            hypervisor_version=_libvirt_version(conn.getVersion()),
+        )
         rows.append(Row("libvirt", True, f"{connection.uri}: libvirt {lv['version']}"))
     except KvmlabError as err:
         lv["error"] = err.message
@@ -58,17 +76,32 @@ def report(force: bool = False) -> dict[str, Any]:
 
     files = guest_files()
     manifest = files.manifest() or {}
-    rows.append(Row("guest", files.ready, f"built in {files.root} (kernel {manifest.get('kernel_release')})"
-                    if files.ready else f"not built in {files.root}: run `kvmlab guest build`"))
+    rows.append(
+        Row(
+            "guest",
+            files.ready,
+            f"built in {files.root} (kernel {manifest.get('kernel_release')})"
+            if files.ready
+            else f"not built in {files.root}: run `kvmlab guest build`",
+        )
+    )
     libguestfs = shutil.which("virt-customize") is not None
-    rows.append(Row("libguestfs", libguestfs, "virt-customize found" if libguestfs else
-                    "libguestfs-tools not installed (needed by the offline-password lab)"))
+    rows.append(
+        Row(
+            "libguestfs",
+            libguestfs,
+            "virt-customize found"
+            if libguestfs
+            else "libguestfs-tools not installed (needed by the offline-password lab)",
+        )
+    )
 
     verdict: accel.Verdict | None = None
     try:
         verdict = accel.decide(force=force)
-        rows.append(Row("accelerator", True, f"{verdict.accel}: {verdict.reason}"
-                        + (" (cached)" if verdict.cached else "")))
+        rows.append(
+            Row("accelerator", True, f"{verdict.accel}: {verdict.reason}" + (" (cached)" if verdict.cached else ""))
+        )
     except KvmlabError as err:
         rows.append(Row("accelerator", False, f"{err.message} -> {err.hint}"))
 
@@ -76,14 +109,22 @@ def report(force: bool = False) -> dict[str, Any]:
         "accel": verdict.accel if verdict else None,
         "accel_reason": verdict.reason if verdict else rows[-1].detail,
         "domain_type": verdict.domain_type if verdict else None,
-        "kvm": {"device": "/dev/kvm", "exists": kvm.device_exists, "accessible": kvm.accessible,
-                "module": kvm.flavour, "usable": bool(verdict and verdict.accel == "kvm")},
+        "kvm": {
+            "device": "/dev/kvm",
+            "exists": kvm.device_exists,
+            "accessible": kvm.accessible,
+            "module": kvm.flavour,
+            "usable": bool(verdict and verdict.accel == "kvm"),
+        },
         "cpu": {"vendor": cpu.vendor, "model": cpu.model, "virt_flags": cpu.virt_flags},
         "libvirt": lv,
         "qemu": {"version": qemu_v, "binary": hostinfo.qemu_binary()},
         "qemu_img": {"version": img_v},
-        "guest": {"ready": files.ready, "path": str(files.root), **{k: manifest.get(k) for k in
-                                                                    ("kernel_release", "initrd_bytes", "built_at")}},
+        "guest": {
+            "ready": files.ready,
+            "path": str(files.root),
+            **{k: manifest.get(k) for k in ("kernel_release", "initrd_bytes", "built_at")},
+        },
         "data_dir": str(paths.data_dir()),
         "root": paths.is_root(),
         "checks": [row.__dict__ for row in rows],

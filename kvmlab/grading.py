@@ -31,8 +31,9 @@ class Check:
         return self.points if self.passed else 0
 
 
-def check(id: str, title: str, passed: bool, *, expected: object = "", actual: object = "", hint: str = "",
-          points: int = 1) -> Check:
+def check(
+    id: str, title: str, passed: bool, *, expected: object = "", actual: object = "", hint: str = "", points: int = 1
+) -> Check:
     """One row of a grade. ``hint`` is shown only when the check fails."""
     return Check(id, title, bool(passed), points, str(expected), str(actual), "" if passed else hint)
 
@@ -79,10 +80,23 @@ def collect(lab: str, trainee: str, rows: Callable[[], Iterable[Check]]) -> Repo
         for row in rows():
             report.checks.append(row)
     except KvmlabError as err:
-        report.checks.append(check("grader-error", "the grader could finish its checks", False,
-                                   actual=err.message, hint=err.hint or "run `kvmlab lab start` again"))
+        report.checks.append(
+            check(
+                "grader-error",
+                "the grader could finish its checks",
+                False,
+                actual=err.message,
+                hint=err.hint or "run `kvmlab lab start` again",
+            )
+        )
     except libvirt.libvirtError as err:
-        report.checks.append(check("grader-error", "the grader could finish its checks", False,
-                                   actual=f"libvirt: {err.get_error_message()}",
-                                   hint="the guest or libvirtd changed under the grader: run the check again"))
+        report.checks.append(
+            check(
+                "grader-error",
+                "the grader could finish its checks",
+                False,
+                actual=f"libvirt: {err.get_error_message()}",
+                hint="the guest or libvirtd changed under the grader: run the check again",
+            )
+        )
     return report

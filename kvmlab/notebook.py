@@ -1,10 +1,10 @@
 """What lab notebooks import: one object per lab, with the trainee's parameters.
 
-    from kvmlab.notebook import open_lab
-    lab = open_lab("hotadd-disk")
-    lab.start()
-    p = lab.params            # then: !qemu-img create -f {p.format} {p.image} {p.size_gib}G
-    lab.check()               # the "Check my work" panel
+from kvmlab.notebook import open_lab
+lab = open_lab("hotadd-disk")
+lab.start()
+p = lab.params            # then: !qemu-img create -f {p.format} {p.image} {p.size_gib}G
+lab.check()               # the "Check my work" panel
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+
 from kvmlab.connection import default_uri
 from kvmlab.host import Host
 from kvmlab.labs import registry
@@ -64,7 +65,6 @@ class NotebookLab:
         for note in self.session.finish():
             print(note)
         print(f"Lab {self.session.lab.id} finished: everything it made is gone.")
-
 
 
 def open_lab(lab_id: str, trainee: str | None = None) -> NotebookLab:

@@ -91,8 +91,18 @@ class Ownership:
             return
         paths.ensure_dir(self.root, 0o700)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"version": 1, "trainee": self.record.trainee, "labs": self.record.labs,
-                                   "objects": [asdict(o) for o in self.record.objects]}, indent=1) + "\n")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "version": 1,
+                    "trainee": self.record.trainee,
+                    "labs": self.record.labs,
+                    "objects": [asdict(o) for o in self.record.objects],
+                },
+                indent=1,
+            )
+            + "\n"
+        )
         tmp.chmod(0o600)
         # rename is atomic: a crash leaves the old record or the new one, never half.
         tmp.replace(self.path)
@@ -111,8 +121,10 @@ class Ownership:
                 except BlockingIOError:
                     if time.monotonic() > deadline:
                         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                        raise Busy(f"another kvmlab command for trainee {self.trainee.name} is running (pid {holder})",
-                                   "wait for it to finish, then run your command again") from None
+                        raise Busy(
+                            f"another kvmlab command for trainee {self.trainee.name} is running (pid {holder})",
+                            "wait for it to finish, then run your command again",
+                        ) from None
                     time.sleep(0.1)
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)

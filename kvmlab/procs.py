@@ -16,7 +16,9 @@ def which(tool: str, package: str) -> str:
     return path
 
 
-def run(argv: Sequence[str], *, timeout: float = 120, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str], *, timeout: float = 120, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (never through a shell) and return its output.
 
     A failure raises CommandFailed carrying the tool's own stderr, which is

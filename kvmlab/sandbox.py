@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import libvirt
 
@@ -34,11 +35,11 @@ _LOOKUP_BY_UUID = {
 }
 
 
-def find_libvirt(conn: libvirt.virConnect, kind: str, name: str, uuid: str | None = None) -> object | None:
+def find_libvirt(conn: libvirt.virConnect, kind: str, name: str, uuid: str | None = None) -> Any:
+    """A domain, network or pool: by UUID when kvmlab made it, else by name; None if absent."""
     if uuid:
-        obj = lookup(lambda: getattr(conn, _LOOKUP_BY_UUID[kind])(uuid))
         # A UUID match under another name means it was renamed: still ours.
-        return obj
+        return lookup(lambda: getattr(conn, _LOOKUP_BY_UUID[kind])(uuid))
     return lookup(lambda: getattr(conn, _LOOKUP_BY_NAME[kind])(name))
 
 
@@ -56,8 +57,9 @@ def claim(owners: Ownership, connection: Connection, kind: str, name: str, lab: 
     mine = owners.record.find(kind, name, uri)
     if mine is not None:
         if mine.lab != lab:
-            raise NotOwned(f"{kind} {name} belongs to your lab {mine.lab}",
-                           f"finish that lab first: kvmlab lab finish {mine.lab}")
+            raise NotOwned(
+                f"{kind} {name} belongs to your lab {mine.lab}", f"finish that lab first: kvmlab lab finish {mine.lab}"
+            )
         return mine
     if exists(connection, kind, name):
         raise NotOwned(
@@ -97,8 +99,10 @@ def _remove_libvirt(conn: libvirt.virConnect, obj: Owned, trainee: str) -> str |
 
 
 _UNDEFINE_FLAGS = (
-    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
     libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
     0,
 )
@@ -166,7 +170,9 @@ def remove(connection: Connection, obj: Owned, trainee: str) -> str | None:
     """Remove one owned object. Returns a note when something was left on purpose."""
     if obj.kind in LIBVIRT_KINDS:
         if obj.uri != connection.uri:
-            return f"{obj.kind} {obj.name} lives on {obj.uri}, not {connection.uri}: run finish with KVMLAB_URI={obj.uri}"
+            return (
+                f"{obj.kind} {obj.name} lives on {obj.uri}, not {connection.uri}: run finish with KVMLAB_URI={obj.uri}"
+            )
         return _remove_libvirt(connection.conn, obj, trainee)
     if obj.kind == "bridge":
         return _remove_bridge(obj)
@@ -181,6 +187,6 @@ def reconcile(owners: Ownership, connection: Connection) -> None:
                 continue
             if exists(connection, obj.kind, obj.name):
                 handle = find_libvirt(connection.conn, obj.kind, obj.name) if obj.kind in LIBVIRT_KINDS else None
-                owners.confirm(obj, handle.UUIDString() if handle is not None else None)  # type: ignore[attr-defined]
+                owners.confirm(obj, handle.UUIDString() if handle is not None else None)
             else:
                 owners.drop(obj)

@@ -48,8 +48,9 @@ class ObjectStatus:
 
 
 class LabSession:
-    def __init__(self, lab: Lab, trainee: Trainee, connection: Connection | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self, lab: Lab, trainee: Trainee, connection: Connection | None = None, progress: Progress | None = None
+    ) -> None:
         self.lab = lab
         self.trainee = trainee
         self.connection = connection or Connection()
@@ -115,35 +116,41 @@ class LabSession:
     def define_domain(self, xml: str) -> libvirt.virDomain:
         name = DomainXML.from_xml(xml).name or ""
         obj = self.claim("domain", name)
-        dom = sandbox.find_libvirt(self.connection.conn, "domain", name, obj.uuid)
+        dom: libvirt.virDomain | None = sandbox.find_libvirt(self.connection.conn, "domain", name, obj.uuid)
         if dom is None:
             dom = self.connection.conn.defineXML(xml)
-        self.owners.confirm(obj, dom.UUIDString())  # type: ignore[union-attr]
-        return dom  # type: ignore[return-value]
+        self.owners.confirm(obj, dom.UUIDString())
+        return dom
 
     def define_network(self, xml: str) -> libvirt.virNetwork:
         name = NetworkXML.from_xml(xml).name or ""
         obj = self.claim("network", name)
-        net = sandbox.find_libvirt(self.connection.conn, "network", name, obj.uuid)
+        net: libvirt.virNetwork | None = sandbox.find_libvirt(self.connection.conn, "network", name, obj.uuid)
         if net is None:
             net = self.connection.conn.networkDefineXML(xml)
-        self.owners.confirm(obj, net.UUIDString())  # type: ignore[union-attr]
-        return net  # type: ignore[return-value]
+        self.owners.confirm(obj, net.UUIDString())
+        return net
 
     def define_pool(self, xml: str) -> libvirt.virStoragePool:
         name = PoolXML.from_xml(xml).name or ""
         obj = self.claim("pool", name)
-        pool = sandbox.find_libvirt(self.connection.conn, "pool", name, obj.uuid)
+        pool: libvirt.virStoragePool | None = sandbox.find_libvirt(self.connection.conn, "pool", name, obj.uuid)
         if pool is None:
             pool = self.connection.conn.storagePoolDefineXML(xml, 0)
-        self.owners.confirm(obj, pool.UUIDString())  # type: ignore[union-attr]
-        return pool  # type: ignore[return-value]
+        self.owners.confirm(obj, pool.UUIDString())
+        return pool
 
     def guest_spec(self, base: str = "vm", **overrides: Any) -> GuestSpec:
         name = self.name(base)
-        return GuestSpec(name=name, domain_type=self.verdict.domain_type, disk=self.path(f"{name}.qcow2"),
-                         console_log=self.path(f"{name}.console.log"), trainee=self.trainee.name, lab=self.lab.id,
-                         **overrides)
+        return GuestSpec(
+            name=name,
+            domain_type=self.verdict.domain_type,
+            disk=self.path(f"{name}.qcow2"),
+            console_log=self.path(f"{name}.console.log"),
+            trainee=self.trainee.name,
+            lab=self.lab.id,
+            **overrides,
+        )
 
     def lab_guest(self, spec: GuestSpec, running: bool = True) -> Domain:
         """The lab's tiny guest: overlay disk, definition, started and ready. Idempotent."""
@@ -166,8 +173,10 @@ class LabSession:
         dom.create()
         waited = wait_for_marker(console_log, GUEST_BOOT_TIMEOUT, alive=lambda: dom.isActive() == 1)
         if waited is None:
-            raise GuestTimeout(f"guest {dom.name()} did not report ready within {GUEST_BOOT_TIMEOUT:.0f} s",
-                               f"look at its console log ({console_log}); `kvmlab doctor` checks the host")
+            raise GuestTimeout(
+                f"guest {dom.name()} did not report ready within {GUEST_BOOT_TIMEOUT:.0f} s",
+                f"look at its console log ({console_log}); `kvmlab doctor` checks the host",
+            )
         self.progress(f"guest {dom.name()} ready in {time.monotonic() - started:.1f} s")
         return time.monotonic() - started
 
@@ -183,14 +192,20 @@ class LabSession:
         if "guest" in needs:
             self.guest_files  # noqa: B018 - raises GuestNotBuilt with what to do
         if "root" in needs and os.geteuid() != 0:
-            raise HostCannot(f"lab {self.lab.id} needs root (it changes host networking)",
-                             "run it as root, or pick a lab that runs unprivileged (kvmlab lab list)")
+            raise HostCannot(
+                f"lab {self.lab.id} needs root (it changes host networking)",
+                "run it as root, or pick a lab that runs unprivileged (kvmlab lab list)",
+            )
         if needs & {"networks", "bridges"} and self.connection.is_session:
-            raise HostCannot(f"lab {self.lab.id} needs libvirt networks, which qemu:///session does not have",
-                             "run as root on qemu:///system")
+            raise HostCannot(
+                f"lab {self.lab.id} needs libvirt networks, which qemu:///session does not have",
+                "run as root on qemu:///system",
+            )
         if "libguestfs" in needs and not shutil.which("virt-customize"):
-            raise HostCannot(f"lab {self.lab.id} needs libguestfs (virt-customize)",
-                             "apt-get install libguestfs-tools (make setup does)")
+            raise HostCannot(
+                f"lab {self.lab.id} needs libguestfs (virt-customize)",
+                "apt-get install libguestfs-tools (make setup does)",
+            )
 
     def start(self) -> None:
         self._require()
@@ -226,8 +241,17 @@ class LabSession:
         _ = self.connection.conn  # an unreachable libvirtd is an error, not a failed grade
         report = collect(self.lab.id, self.trainee.name, lambda: self.lab.checks(self.host, self.params))
         if self.lab.id not in self.owners.load().labs:
-            report.checks.insert(0, check("lab-started", "the lab has been started", False, expected="started",
-                                          actual="not started", hint=f"run: kvmlab lab start {self.lab.id}"))
+            report.checks.insert(
+                0,
+                check(
+                    "lab-started",
+                    "the lab has been started",
+                    False,
+                    expected="started",
+                    actual="not started",
+                    hint=f"run: kvmlab lab start {self.lab.id}",
+                ),
+            )
         return report
 
     def finish(self) -> list[str]:
@@ -253,5 +277,7 @@ class LabSession:
 
     def status(self) -> list[ObjectStatus]:
         record = self.owners.load()
-        return [ObjectStatus(o.kind, o.name, o.lab, o.state, sandbox.exists(self.connection, o.kind, o.name))
-                for o in record.objects]
+        return [
+            ObjectStatus(o.kind, o.name, o.lab, o.state, sandbox.exists(self.connection, o.kind, o.name))
+            for o in record.objects
+        ]

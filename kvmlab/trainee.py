@@ -17,7 +17,8 @@ _NAME = re.compile(r"[a-z][a-z0-9]*")
 def _describe(name: str) -> str:
     """Show a hostile name safely: control and look-alike characters spelled out."""
     shown = "".join(
-        ch if ch.isascii() and ch.isprintable() else f"<U+{ord(ch):04X} {unicodedata.name(ch, 'control')}>" for ch in name[:40]
+        ch if ch.isascii() and ch.isprintable() else f"<U+{ord(ch):04X} {unicodedata.name(ch, 'control')}>"
+        for ch in name[:40]
     )
     return repr(shown + ("..." if len(name) > 40 else ""))
 
@@ -27,7 +28,9 @@ def validate(name: str) -> str:
     if not name:
         raise InvalidName("the trainee name is empty", rule)
     if len(name) > MAX_LEN:
-        raise InvalidName(f"the trainee name {_describe(name)} is {len(name)} characters long (at most {MAX_LEN})", rule)
+        raise InvalidName(
+            f"the trainee name {_describe(name)} is {len(name)} characters long (at most {MAX_LEN})", rule
+        )
     if not _NAME.fullmatch(name):
         raise InvalidName(f"the trainee name {_describe(name)} has characters kvmlab does not allow", rule)
     return name

@@ -20,21 +20,34 @@ def report_html(rep: Report) -> str:
     for c in rep.checks:
         detail = ""
         if not c.passed:
-            detail = (f"<div style='font-size:90%;margin-top:2px'>expected: <code>{html.escape(c.expected)}</code>"
-                      f" &nbsp; actual: <code>{html.escape(c.actual)}</code></div>")
+            detail = (
+                f"<div style='font-size:90%;margin-top:2px'>expected: <code>{html.escape(c.expected)}</code>"
+                f" &nbsp; actual: <code>{html.escape(c.actual)}</code></div>"
+            )
             if c.hint:
                 detail += f"<div style='font-size:90%'>hint: {html.escape(c.hint)}</div>"
-        rows.append(_ROW.format(bg="#e6f4ea" if c.passed else "#fce8e6", fg="#137333" if c.passed else "#a50e0e",
-                                mark="✔ PASS" if c.passed else "✘ FAIL", title=html.escape(c.title), detail=detail))
+        rows.append(
+            _ROW.format(
+                bg="#e6f4ea" if c.passed else "#fce8e6",
+                fg="#137333" if c.passed else "#a50e0e",
+                mark="✔ PASS" if c.passed else "✘ FAIL",
+                title=html.escape(c.title),
+                detail=detail,
+            )
+        )
     colour = "#137333" if rep.passed else "#a50e0e"
     verdict = "all checks pass — well done" if rep.passed else "not done yet: fix the red rows"
-    return (f"<table style='border-collapse:collapse;width:100%'>{''.join(rows)}</table>"
-            f"<p style='color:{colour};font-weight:bold'>score {rep.score}/{rep.max_score}: {verdict}</p>")
+    return (
+        f"<table style='border-collapse:collapse;width:100%'>{''.join(rows)}</table>"
+        f"<p style='color:{colour};font-weight:bold'>score {rep.score}/{rep.max_score}: {verdict}</p>"
+    )
 
 
 def report_text(rep: Report) -> str:
-    lines = [f"{'PASS' if c.passed else 'FAIL'}  {c.title}" + ("" if c.passed else f"\n      hint: {c.hint}")
-             for c in rep.checks]
+    lines = [
+        f"{'PASS' if c.passed else 'FAIL'}  {c.title}" + ("" if c.passed else f"\n      hint: {c.hint}")
+        for c in rep.checks
+    ]
     lines.append(f"score {rep.score}/{rep.max_score}")
     return "\n".join(lines)
 

@@ -1,7 +1,7 @@
 """Declarative, read-mostly views over libvirt XML.
 
 Each view class maps the few elements graders and labs need with class-level
-properties (``vcpu_max = Prop("vcpu", conv=int)``), in the spirit of
+properties (``vcpu_max = Int("vcpu")``), in the spirit of
 virtinst's XMLProperty. XPath strings live here and nowhere else.
 
 Parsing goes through defusedxml with DTDs forbidden: XML can come from a
@@ -11,15 +11,13 @@ trainee, and entity expansion or external entities are refused outright.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from typing import TypeVar, overload
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from kvmlab.errors import XMLRejected
 
-T = TypeVar("T")
 V = TypeVar("V", bound="View")
 
 MAX_XML_BYTES = 1 << 20  # no libvirt object description comes near 1 MiB
@@ -27,19 +25,36 @@ MAX_XML_BYTES = 1 << 20  # no libvirt object description comes near 1 MiB
 
 def parse(text: str | bytes, what: str = "XML") -> ET.Element:
     if len(text) > MAX_XML_BYTES:
-        raise XMLRejected(f"{what} is larger than 1 MiB", "libvirt XML is a few KiB: check that you passed the right file")
+        raise XMLRejected(
+            f"{what} is larger than 1 MiB", "libvirt XML is a few KiB: check that you passed the right file"
+        )
     try:
         return fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as err:
-        raise XMLRejected(f"{what} uses a DTD or entities, which kvmlab refuses", "remove the <!DOCTYPE> and &entity; parts") from err
+        raise XMLRejected(
+            f"{what} uses a DTD or entities, which kvmlab refuses", "remove the <!DOCTYPE> and &entity; parts"
+        ) from err
     except ET.ParseError as err:
-        raise XMLRejected(f"{what} is not well-formed: {err}", "fix the XML (xmllint --noout FILE shows where)") from err
+        raise XMLRejected(
+            f"{what} is not well-formed: {err}", "fix the XML (xmllint --noout FILE shows where)"
+        ) from err
 
 
 _UNITS = {
-    "b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024,
-    "m": 1024, "mib": 1024, "mb": 1e6 / 1024, "g": 1024**2, "gib": 1024**2, "gb": 1e9 / 1024,
-    "t": 1024**3, "tib": 1024**3, "tb": 1e12 / 1024,
+    "b": 1 / 1024,
+    "bytes": 1 / 1024,
+    "k": 1,
+    "kib": 1,
+    "kb": 1000 / 1024,
+    "m": 1024,
+    "mib": 1024,
+    "mb": 1e6 / 1024,
+    "g": 1024**2,
+    "gib": 1024**2,
+    "gb": 1e9 / 1024,
+    "t": 1024**3,
+    "tib": 1024**3,
+    "tb": 1e12 / 1024,
 }
 
 
@@ -51,11 +66,11 @@ def to_bytes(value: str, unit: str | None) -> int:
     return int(int(value) * _UNITS[(unit or "bytes").lower()] * 1024)
 
 
-class Prop(Generic[T]):
-    """A value at ``path`` (ElementTree path) or its attribute ``attr``."""
+class _Field:
+    """A value at ``path`` (an ElementTree path) or at its attribute ``attr``."""
 
-    def __init__(self, path: str = ".", attr: str | None = None, conv: Callable[[str], T] = str, default: T | None = None) -> None:  # type: ignore[assignment]
-        self.path, self.attr, self.conv, self.default = path, attr, conv, default
+    def __init__(self, path: str = ".", attr: str | None = None) -> None:
+        self.path, self.attr = path, attr
 
     def _raw(self, node: ET.Element) -> str | None:
         el = node.find(self.path)
@@ -63,41 +78,82 @@ class Prop(Generic[T]):
             return None
         return el.get(self.attr) if self.attr else (el.text or "").strip()
 
+
+class Text(_Field):
+    def __init__(self, path: str = ".", attr: str | None = None, default: str | None = None) -> None:
+        super().__init__(path, attr)
+        self.default = default
+
     @overload
-    def __get__(self, obj: None, owner: type) -> Prop[T]: ...
+    def __get__(self, obj: None, owner: type) -> Text: ...
     @overload
-    def __get__(self, obj: View, owner: type) -> T | None: ...
-    def __get__(self, obj: View | None, owner: type) -> Prop[T] | T | None:
+    def __get__(self, obj: View, owner: type) -> str | None: ...
+    def __get__(self, obj: View | None, owner: type) -> Text | str | None:
         if obj is None:
             return self
         raw = self._raw(obj.node)
-        return self.default if raw is None else self.conv(raw)
+        return self.default if raw is None else raw
 
 
-class SizeProp(Prop[int]):
-    """A size with a ``unit`` attribute, in KiB (memory) or bytes (pools, volumes)."""
+class Int(_Field):
+    @overload
+    def __get__(self, obj: None, owner: type) -> Int: ...
+    @overload
+    def __get__(self, obj: View, owner: type) -> int | None: ...
+    def __get__(self, obj: View | None, owner: type) -> Int | int | None:
+        if obj is None:
+            return self
+        raw = self._raw(obj.node)
+        return int(raw) if raw not in (None, "") else None
+
+
+class YesNo(_Field):
+    """libvirt's yes/no (on/off) attributes; None when absent."""
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> YesNo: ...
+    @overload
+    def __get__(self, obj: View, owner: type) -> bool | None: ...
+    def __get__(self, obj: View | None, owner: type) -> YesNo | bool | None:
+        if obj is None:
+            return self
+        raw = self._raw(obj.node)
+        return None if raw is None else raw in ("yes", "on", "1")
+
+
+class Flag(_Field):
+    """True when the element at ``path`` exists (e.g. ``<readonly/>``)."""
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Flag: ...
+    @overload
+    def __get__(self, obj: View, owner: type) -> bool: ...
+    def __get__(self, obj: View | None, owner: type) -> Flag | bool:
+        if obj is None:
+            return self
+        return obj.node.find(self.path) is not None
+
+
+class Size(_Field):
+    """A size with a ``unit`` attribute, in KiB (memory) or in bytes (pools, volumes)."""
 
     def __init__(self, path: str, default_unit: str = "KiB", in_bytes: bool = False) -> None:
         super().__init__(path)
         self.default_unit, self.in_bytes = default_unit, in_bytes
 
-    def __get__(self, obj: View | None, owner: type) -> Any:
+    @overload
+    def __get__(self, obj: None, owner: type) -> Size: ...
+    @overload
+    def __get__(self, obj: View, owner: type) -> int | None: ...
+    def __get__(self, obj: View | None, owner: type) -> Size | int | None:
         if obj is None:
             return self
         el = obj.node.find(self.path)
-        if el is None or not (el.text or "").strip():
+        text = (el.text or "").strip() if el is not None else ""
+        if el is None or not text:
             return None
         unit = el.get("unit", self.default_unit)
-        return to_bytes(el.text.strip(), unit) if self.in_bytes else to_kib(el.text.strip(), unit)  # type: ignore[union-attr]
-
-
-class FlagProp(Prop[bool]):
-    """True when the element at ``path`` exists (e.g. ``<readonly/>``)."""
-
-    def __get__(self, obj: View | None, owner: type) -> Any:
-        if obj is None:
-            return self
-        return obj.node.find(self.path) is not None
+        return to_bytes(text, unit) if self.in_bytes else to_kib(text, unit)
 
 
 class View:
@@ -115,25 +171,21 @@ class View:
         return [cls(el) for el in self.node.findall(path)]
 
 
-def _yes(raw: str) -> bool:
-    return raw in ("yes", "on", "1")
-
-
 class DiskXML(View):
-    device = Prop(".", "device", default="disk")
-    type = Prop(".", "type")
-    driver_name = Prop("driver", "name")
-    format = Prop("driver", "type")
-    cache = Prop("driver", "cache")
-    io = Prop("driver", "io")
-    iothread = Prop("driver", "iothread", int)
-    queues = Prop("driver", "queues", int)
-    source_file = Prop("source", "file")
-    source_dev = Prop("source", "dev")
-    target = Prop("target", "dev")
-    bus = Prop("target", "bus")
-    readonly = FlagProp("readonly")
-    serial = Prop("serial")
+    device = Text(".", "device", default="disk")
+    type = Text(".", "type")
+    driver_name = Text("driver", "name")
+    format = Text("driver", "type")
+    cache = Text("driver", "cache")
+    io = Text("driver", "io")
+    iothread = Int("driver", "iothread")
+    queues = Int("driver", "queues")
+    source_file = Text("source", "file")
+    source_dev = Text("source", "dev")
+    target = Text("target", "dev")
+    bus = Text("target", "bus")
+    readonly = Flag("readonly")
+    serial = Text("serial")
 
     @property
     def source(self) -> str | None:
@@ -150,48 +202,48 @@ class DiskXML(View):
 
 
 class InterfaceXML(View):
-    type = Prop(".", "type")
-    mac = Prop("mac", "address")
-    model = Prop("model", "type")
-    source_network = Prop("source", "network")
-    source_bridge = Prop("source", "bridge")
-    source_dev = Prop("source", "dev")
-    target_dev = Prop("target", "dev")
-    queues = Prop("driver", "queues", int)
+    type = Text(".", "type")
+    mac = Text("mac", "address")
+    model = Text("model", "type")
+    source_network = Text("source", "network")
+    source_bridge = Text("source", "bridge")
+    source_dev = Text("source", "dev")
+    target_dev = Text("target", "dev")
+    queues = Int("driver", "queues")
 
 
 class GraphicsXML(View):
-    type = Prop(".", "type")
-    listen = Prop(".", "listen")
-    listen_address = Prop("listen", "address")
-    port = Prop(".", "port", int)
-    autoport = Prop(".", "autoport", _yes)
+    type = Text(".", "type")
+    listen = Text(".", "listen")
+    listen_address = Text("listen", "address")
+    port = Int(".", "port")
+    autoport = YesNo(".", "autoport")
 
 
 class DomainXML(View):
-    name = Prop("name")
-    uuid = Prop("uuid")
-    title = Prop("title")
-    description = Prop("description")
-    domain_type = Prop(".", "type")
-    vcpu_max = Prop("vcpu", conv=int)
-    vcpu_placement = Prop("vcpu", "placement")
-    memory_kib = SizeProp("memory")
-    current_memory_kib = SizeProp("currentMemory")
-    max_memory_kib = SizeProp("maxMemory")
-    max_memory_slots = Prop("maxMemory", "slots", int)
-    machine = Prop("os/type", "machine")
-    arch = Prop("os/type", "arch")
-    kernel = Prop("os/kernel")
-    initrd = Prop("os/initrd")
-    cmdline = Prop("os/cmdline")
-    clock_offset = Prop("clock", "offset")
-    cpu_mode = Prop("cpu", "mode")
-    iothreads = Prop("iothreads", conv=int)
-    emulator = Prop("devices/emulator")
-    video_model = Prop("devices/video/model", "type")
-    hugepages = FlagProp("memoryBacking/hugepages")
-    balloon_model = Prop("devices/memballoon", "model")
+    name = Text("name")
+    uuid = Text("uuid")
+    title = Text("title")
+    description = Text("description")
+    domain_type = Text(".", "type")
+    vcpu_max = Int("vcpu")
+    vcpu_placement = Text("vcpu", "placement")
+    memory_kib = Size("memory")
+    current_memory_kib = Size("currentMemory")
+    max_memory_kib = Size("maxMemory")
+    max_memory_slots = Int("maxMemory", "slots")
+    machine = Text("os/type", "machine")
+    arch = Text("os/type", "arch")
+    kernel = Text("os/kernel")
+    initrd = Text("os/initrd")
+    cmdline = Text("os/cmdline")
+    clock_offset = Text("clock", "offset")
+    cpu_mode = Text("cpu", "mode")
+    iothreads = Int("iothreads")
+    emulator = Text("devices/emulator")
+    video_model = Text("devices/video/model", "type")
+    hugepages = Flag("memoryBacking/hugepages")
+    balloon_model = Text("devices/memballoon", "model")
 
     @property
     def vcpu_current(self) -> int | None:
@@ -244,18 +296,18 @@ class DomainXML(View):
 
 
 class DhcpRange(View):
-    start = Prop(".", "start")
-    end = Prop(".", "end")
+    start = Text(".", "start")
+    end = Text(".", "end")
 
 
 class NetworkXML(View):
-    name = Prop("name")
-    uuid = Prop("uuid")
-    bridge = Prop("bridge", "name")
-    forward_mode = Prop("forward", "mode")
-    ip_address = Prop("ip", "address")
-    netmask = Prop("ip", "netmask")
-    prefix = Prop("ip", "prefix", int)
+    name = Text("name")
+    uuid = Text("uuid")
+    bridge = Text("bridge", "name")
+    forward_mode = Text("forward", "mode")
+    ip_address = Text("ip", "address")
+    netmask = Text("ip", "netmask")
+    prefix = Int("ip", "prefix")
 
     @property
     def has_forward(self) -> bool:
@@ -269,16 +321,16 @@ class NetworkXML(View):
 
 
 class PoolXML(View):
-    name = Prop("name")
-    uuid = Prop("uuid")
-    type = Prop(".", "type")
-    target_path = Prop("target/path")
-    capacity = SizeProp("capacity", "bytes", in_bytes=True)
+    name = Text("name")
+    uuid = Text("uuid")
+    type = Text(".", "type")
+    target_path = Text("target/path")
+    capacity = Size("capacity", "bytes", in_bytes=True)
 
 
 class VolumeXML(View):
-    name = Prop("name")
-    key = Prop("key")
-    path = Prop("target/path")
-    format = Prop("target/format", "type")
-    capacity = SizeProp("capacity", "bytes", in_bytes=True)
+    name = Text("name")
+    key = Text("key")
+    path = Text("target/path")
+    format = Text("target/format", "type")
+    capacity = Size("capacity", "bytes", in_bytes=True)

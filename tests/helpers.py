@@ -19,5 +19,6 @@ def private_test_host() -> str:
 def kvmlab(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "kvmlab", *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "kvmlab", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+    )

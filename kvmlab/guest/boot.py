@@ -46,21 +46,41 @@ def wait_for_marker(log: Path, timeout: float, marker: bytes = READY_MARKER, ali
     return None
 
 
-def bare_qemu_argv(files: GuestFiles, accel: str, console: Path, overlay: Path | None, agent_sock: Path | None,
-                   memory_mib: int = 256) -> list[str]:
+def bare_qemu_argv(
+    files: GuestFiles, accel: str, console: Path, overlay: Path | None, agent_sock: Path | None, memory_mib: int = 256
+) -> list[str]:
     argv = [
-        which("qemu-system-x86_64", "qemu-system-x86"), "-accel", accel, "-machine", "pc", "-m", str(memory_mib),
-        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-kernel", str(files.kernel), "-initrd", str(files.initrd), "-append", KERNEL_CMDLINE,
-        "-serial", f"file:{console}",
+        which("qemu-system-x86_64", "qemu-system-x86"),
+        "-accel",
+        accel,
+        "-machine",
+        "pc",
+        "-m",
+        str(memory_mib),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-kernel",
+        str(files.kernel),
+        "-initrd",
+        str(files.initrd),
+        "-append",
+        KERNEL_CMDLINE,
+        "-serial",
+        f"file:{console}",
     ]
     if overlay is not None:
         argv += ["-drive", f"file={overlay},if=virtio,format=qcow2"]
     if agent_sock is not None:
         argv += [
-            "-device", "virtio-serial",
-            "-chardev", f"socket,id=qga0,path={agent_sock},server=on,wait=off",
-            "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+            "-device",
+            "virtio-serial",
+            "-chardev",
+            f"socket,id=qga0,path={agent_sock},server=on,wait=off",
+            "-device",
+            "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
         ]
     return argv
 
@@ -72,8 +92,10 @@ def boot_bare(files: GuestFiles, accel: str, timeout: float, with_devices: bool 
         overlay = agent = None
         if with_devices:
             overlay, agent = Path(tmp) / "overlay.qcow2", Path(tmp) / "qga.sock"
-            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(files.disk), "-F", "raw", str(overlay)],
-                           check=True)
+            subprocess.run(
+                ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(files.disk), "-F", "raw", str(overlay)],
+                check=True,
+            )
         argv = bare_qemu_argv(files, accel, console, overlay, agent)
         started = time.monotonic()
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable
@@ -60,7 +59,9 @@ class GuestFiles:
 
     def require(self) -> GuestFiles:
         if not self.ready:
-            raise GuestNotBuilt(f"the lab guest is not built (looked in {self.root})", "run `kvmlab guest build` (or `make setup`)")
+            raise GuestNotBuilt(
+                f"the lab guest is not built (looked in {self.root})", "run `kvmlab guest build` (or `make setup`)"
+            )
         return self
 
 
@@ -73,7 +74,7 @@ def _asset(name: str) -> bytes:
 
 
 def _stamp(path: str) -> str:
-    st = os.stat(path)
+    st = Path(path).stat()
     return f"{path}:{st.st_size}:{int(st.st_mtime)}"
 
 
@@ -85,7 +86,9 @@ def inputs_digest() -> str:
     for tool, pkg in (("busybox", "busybox-static"), ("qemu-ga", "qemu-guest-agent")):
         h.update(_stamp(which(tool, pkg)).encode())
     h.update(kernel.WANTED_MODULES.__repr__().encode())
-    debs = sorted(kernel.APT_ARCHIVES.glob("linux-image-*-cloud-amd64_*.deb")) + sorted(Path("/boot").glob("vmlinuz-*-cloud-amd64"))
+    debs = sorted(kernel.APT_ARCHIVES.glob("linux-image-*-cloud-amd64_*.deb")) + sorted(
+        Path("/boot").glob("vmlinuz-*-cloud-amd64")
+    )
     h.update("\n".join(map(str, debs)).encode())
     return h.hexdigest()
 
@@ -142,7 +145,9 @@ def _initramfs_tree(src: kernel.KernelSource, progress: Progress) -> initramfs.T
     for lib in _shared_libs(qga):
         tree.file(lib, Path(lib).read_bytes(), 0o755)
 
-    tree.file("/etc/os-release", 'PRETTY_NAME="kvmlab tiny guest (busybox)"\nNAME="kvmlab"\nID=kvmlab\nVERSION_ID="1"\n')
+    tree.file(
+        "/etc/os-release", 'PRETTY_NAME="kvmlab tiny guest (busybox)"\nNAME="kvmlab"\nID=kvmlab\nVERSION_ID="1"\n'
+    )
     tree.file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
     tree.file("/etc/group", "root:x:0:\n")
     tree.file("/etc/shadow", f"root:{disk.sha512_crypt(disk.DEFAULT_ROOT_PASSWORD)}:19700:0:99999:7:::\n", 0o600)

@@ -16,7 +16,7 @@ from pathlib import Path
 from kvmlab.procs import run, which
 
 DISK_SIZE = "64M"
-DEFAULT_ROOT_PASSWORD = "kvmlab"
+DEFAULT_ROOT_PASSWORD = "kvmlab"  # noqa: S105 - the lab guest's documented password
 
 
 def sha512_crypt(password: str, salt: str | None = None) -> str:
@@ -58,8 +58,12 @@ def build_disk(dest: Path) -> None:
         shutil.copyfile(which("busybox", "busybox-static"), root / "bin" / "busybox")
         (root / "bin" / "busybox").chmod(0o755)
         (root / "bin" / "sh").symlink_to("busybox")
-        _write(root, "etc/os-release", 'PRETTY_NAME="kvmlab golden image (Debian 12 based)"\nNAME="Debian GNU/Linux"\n'
-               'VERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n')
+        _write(
+            root,
+            "etc/os-release",
+            'PRETTY_NAME="kvmlab golden image (Debian 12 based)"\nNAME="Debian GNU/Linux"\n'
+            'VERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n',
+        )
         _write(root, "etc/debian_version", "12.0\n")
         _write(root, "etc/hostname", "golden\n")
         _write(root, "etc/hosts", "127.0.0.1 localhost\n127.0.1.1 golden\n")
@@ -68,9 +72,13 @@ def build_disk(dest: Path) -> None:
         _write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
         _write(root, "etc/group", "root:x:0:\n")
         _write(root, "etc/shadow", f"root:{sha512_crypt(DEFAULT_ROOT_PASSWORD)}:19700:0:99999:7:::\n", 0o640)
-        _write(root, "var/lib/dpkg/status", "Package: base-files\nStatus: install ok installed\nVersion: 12.4\n"
-               "Architecture: amd64\n\nPackage: busybox-static\nStatus: install ok installed\nVersion: 1:1.35.0\n"
-               "Architecture: amd64\n\n")
+        _write(
+            root,
+            "var/lib/dpkg/status",
+            "Package: base-files\nStatus: install ok installed\nVersion: 12.4\n"
+            "Architecture: amd64\n\nPackage: busybox-static\nStatus: install ok installed\nVersion: 1:1.35.0\n"
+            "Architecture: amd64\n\n",
+        )
         _write(root, "var/log/messages", "golden: first boot of the template image\n")
         _write(root, "root/.bash_history", "echo this history must not reach a clone\n", 0o600)
         _ssh_host_keys(root / "etc" / "ssh")

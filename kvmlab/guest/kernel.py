@@ -67,7 +67,9 @@ def _version_key(path: Path) -> list[int]:
 def find_kernel() -> KernelSource:
     """The newest cloud kernel available locally, installed or as a .deb."""
     override = os.environ.get("KVMLAB_KERNEL_DEB")
-    debs = [Path(override)] if override else sorted(APT_ARCHIVES.glob("linux-image-*-cloud-amd64_*.deb"), key=_version_key)
+    debs = (
+        [Path(override)] if override else sorted(APT_ARCHIVES.glob("linux-image-*-cloud-amd64_*.deb"), key=_version_key)
+    )
     installed = sorted(Path("/boot").glob("vmlinuz-*-cloud-amd64"), key=_version_key)
     for vmlinuz in reversed(installed):
         modules = Path("/lib/modules") / _release_of(vmlinuz)

@@ -51,5 +51,17 @@ class HotAddDisk(Lab):
     def solve(self, session: LabSession) -> None:
         p = self.params(session)
         run(["qemu-img", "create", "-f", p.format, p.image, f"{p.size_gib}G"])
-        session.virsh("attach-disk", p.domain, p.image, p.target, "--driver", "qemu", "--subdriver", p.format,
-                      "--targetbus", "virtio", "--live", "--config")
+        session.virsh(
+            "attach-disk",
+            p.domain,
+            p.image,
+            p.target,
+            "--driver",
+            "qemu",
+            "--subdriver",
+            p.format,
+            "--targetbus",
+            "virtio",
+            "--live",
+            "--config",
+        )

@@ -17,8 +17,9 @@ def get(lab_id: str) -> Lab:
     except KeyError:
         close = difflib.get_close_matches(lab_id, LABS, n=3)
         suggestion = f"did you mean {', '.join(close)}? " if close else ""
-        raise UnknownLab(f"there is no lab called {lab_id!r}",
-                         f"{suggestion}`kvmlab lab list` shows the labs") from None
+        raise UnknownLab(
+            f"there is no lab called {lab_id!r}", f"{suggestion}`kvmlab lab list` shows the labs"
+        ) from None
 
 
 def all_labs() -> list[Lab]:

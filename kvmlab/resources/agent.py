@@ -18,7 +18,6 @@ import libvirt_qemu
 
 from kvmlab.errors import GuestTimeout, KvmlabError
 
-
 T = TypeVar("T")
 
 
@@ -75,8 +74,10 @@ class GuestAgent:
         deadline = time.monotonic() + seconds
         while not self.ping():
             if time.monotonic() > deadline:
-                raise GuestTimeout(f"the guest agent in {self.dom.name()} did not answer within {seconds:.0f} s",
-                                   "check the guest's console log; kvmlab lab reset LAB rebuilds it")
+                raise GuestTimeout(
+                    f"the guest agent in {self.dom.name()} did not answer within {seconds:.0f} s",
+                    "check the guest's console log; kvmlab lab reset LAB rebuilds it",
+                )
             time.sleep(0.2)
 
     def run(self, argv: list[str], timeout: float = 20) -> ExecResult:

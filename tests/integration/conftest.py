@@ -98,8 +98,13 @@ def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield seeded
     finally:
         subprocess.run(["ip", "link", "delete", FOREIGN_BRIDGE], check=False)
-        for undo in (lambda: conn.lookupByName("foreign-vm").undefine(), net.destroy, net.undefine, pool.destroy,
-                     pool.undefine):
+        for undo in (
+            lambda: conn.lookupByName("foreign-vm").undefine(),
+            net.destroy,
+            net.undefine,
+            pool.destroy,
+            pool.undefine,
+        ):
             try:
                 undo()
             except libvirt.libvirtError:

@@ -20,8 +20,13 @@ class Wrong:
     fails: frozenset[str]  # exactly these checks fail, every other check passes
 
 
-def _disk(fmt: str = "qcow2", size: str = "1G", target: str = "vdb", subdriver: str | None = "same",
-          flags: tuple[str, ...] = ("--live", "--config")) -> Callable[[LabSession], None]:
+def _disk(
+    fmt: str = "qcow2",
+    size: str = "1G",
+    target: str = "vdb",
+    subdriver: str | None = "same",
+    flags: tuple[str, ...] = ("--live", "--config"),
+) -> Callable[[LabSession], None]:
     def apply(s: LabSession) -> None:
         p = s.params
         run(["qemu-img", "create", "-f", fmt, p.image, size])  # type: ignore[attr-defined]
@@ -34,12 +39,10 @@ def _disk(fmt: str = "qcow2", size: str = "1G", target: str = "vdb", subdriver: 
 WRONG: dict[str, list[Wrong]] = {
     "hotadd-disk": [
         Wrong("live-only", _disk(flags=("--live",)), frozenset({"disk-config"})),
-        Wrong("config-only", _disk(flags=("--config",)),
-              frozenset({"disk-live", "disk-driver", "guest-sees-disk"})),
+        Wrong("config-only", _disk(flags=("--config",)), frozenset({"disk-live", "disk-driver", "guest-sees-disk"})),
         Wrong("raw-instead-of-qcow2", _disk(fmt="raw"), frozenset({"image-format", "disk-driver"})),
         Wrong("wrong-size", _disk(size="2G"), frozenset({"image-size", "guest-sees-disk"})),
         Wrong("wrong-target", _disk(target="vdc"), frozenset({"disk-live", "disk-config", "disk-driver"})),
-        Wrong("qcow2-attached-without-subdriver", _disk(subdriver=None),
-              frozenset({"disk-driver", "guest-sees-disk"})),
+        Wrong("qcow2-attached-without-subdriver", _disk(subdriver=None), frozenset({"disk-driver", "guest-sees-disk"})),
     ],
 }

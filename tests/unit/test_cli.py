@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kvmlab.labs import registry
-from tests.helpers import private_test_host, kvmlab
+from tests.helpers import kvmlab, private_test_host
 
 
 def _no_traceback(proc: object) -> None:
@@ -66,8 +66,7 @@ def test_missing_guest_says_how_to_build_it_and_creates_nothing(kvmlab_home: Pat
 
 
 def test_check_exit_code_and_json_shape_on_an_unstarted_lab() -> None:
-    proc = kvmlab("lab", "check", "hotadd-disk", "--trainee", "zed", "--json",
-                  env={"KVMLAB_URI": private_test_host()})
+    proc = kvmlab("lab", "check", "hotadd-disk", "--trainee", "zed", "--json", env={"KVMLAB_URI": private_test_host()})
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     assert data["lab"] == "hotadd-disk" and data["trainee"] == "zed" and data["passed"] is False

@@ -22,6 +22,7 @@ def source() -> Iterator[kernel.KernelSource]:
 
 def test_every_module_loads_after_its_dependencies(source: kernel.KernelSource) -> None:
     mods = kernel.resolve_modules(source.modules_root)
+
     def module_name(path: str) -> str:  # file names may use '-' where module names use '_'
         return path.rsplit("/", 1)[1].removesuffix(".ko").replace("-", "_")
 

@@ -20,8 +20,9 @@ def test_record_round_trips_and_is_private() -> None:
         owners.confirm(obj, "uuid-1")
         owners.lab_started("lab1", "test:///x")
     again = Ownership(Trainee("alice")).load()
-    assert again.find("domain", "alice-vm", "test:///x") == Owned("domain", "alice-vm", "lab1", "created", "uuid-1",
-                                                                  "test:///x")
+    assert again.find("domain", "alice-vm", "test:///x") == Owned(
+        "domain", "alice-vm", "lab1", "created", "uuid-1", "test:///x"
+    )
     assert "lab1" in again.labs
     assert stat.S_IMODE(owners.path.stat().st_mode) == 0o600
     assert json.loads(owners.path.read_text())["version"] == 1
@@ -72,8 +73,12 @@ def test_owner_files_live_in_the_data_dir() -> None:
 def test_removal_order_puts_domains_first_and_deep_paths_before_their_dirs() -> None:
     owners = Ownership(Trainee("alice"))
     with owners.locked():
-        for obj in (Owned("dir", "/d/lab", "l"), Owned("file", "/d/lab/x.qcow2", "l"), Owned("domain", "vm", "l"),
-                    Owned("network", "net", "l")):
+        for obj in (
+            Owned("dir", "/d/lab", "l"),
+            Owned("file", "/d/lab/x.qcow2", "l"),
+            Owned("domain", "vm", "l"),
+            Owned("network", "net", "l"),
+        ):
             owners.add(obj)
     kinds = [(o.kind, o.name) for o in owners.record.removal_order("l")]
     assert kinds == [("domain", "vm"), ("network", "net"), ("file", "/d/lab/x.qcow2"), ("dir", "/d/lab")]

@@ -112,8 +112,9 @@ def test_finish_finds_owned_domain_by_uuid_not_name(session: LabSession, test_ho
 def test_finish_leaves_an_expected_name_marked_as_another_trainees(session: LabSession, test_host: Connection) -> None:
     session.start()
     xml = DOMAIN_XML.format(name="alice-made-by-trainee").replace(
-        "</domain>", "<metadata><o:owner xmlns:o='https://kvmlab.dev/xmlns/owner/1' trainee='mallory'/></metadata>"
-                     "</domain>")
+        "</domain>",
+        "<metadata><o:owner xmlns:o='https://kvmlab.dev/xmlns/owner/1' trainee='mallory'/></metadata></domain>",
+    )
     test_host.conn.defineXML(xml)
     session.finish()
     assert "alice-made-by-trainee" in _names(test_host)[0]

@@ -6,10 +6,31 @@ from kvmlab.errors import InvalidName
 from kvmlab.trainee import DEFAULT, Trainee, current, validate
 
 HOSTILE = [
-    "", "../etc", "a/b", "x;rm -rf /", "has space", "quo'te", 'dq"uote', "tab\there", "nl\nx", "bell\x07",
-    "null\x00x", "аlice",  # Cyrillic а
-    "ａlice", "Alice", "1abc", "-x", "a" * 200, "trainee-one-two", "$(id)", "`id`", "a*b", "~root", "x.y",
-    "emoji😀", "a\u200bb",  # zero-width space
+    "",
+    "../etc",
+    "a/b",
+    "x;rm -rf /",
+    "has space",
+    "quo'te",
+    'dq"uote',
+    "tab\there",
+    "nl\nx",
+    "bell\x07",
+    "null\x00x",
+    "аlice",  # Cyrillic а
+    "ａlice",
+    "Alice",
+    "1abc",
+    "-x",
+    "a" * 200,
+    "trainee-one-two",
+    "$(id)",
+    "`id`",
+    "a*b",
+    "~root",
+    "x.y",
+    "emoji😀",
+    "a\u200bb",  # zero-width space
 ]
 
 

@@ -51,16 +51,20 @@ def test_vcpu_current_defaults_to_maximum() -> None:
     assert DomainXML.from_xml("<domain><vcpu>3</vcpu></domain>").vcpu_current == 3
 
 
-@pytest.mark.parametrize(("value", "unit", "kib"), [("1", "GiB", 1048576), ("2048", "MiB", 2097152),
-                                                    ("512", None, 512), ("1073741824", "bytes", 1048576)])
+@pytest.mark.parametrize(
+    ("value", "unit", "kib"),
+    [("1", "GiB", 1048576), ("2048", "MiB", 2097152), ("512", None, 512), ("1073741824", "bytes", 1048576)],
+)
 def test_memory_units_convert_to_kib(value: str, unit: str | None, kib: int) -> None:
     assert to_kib(value, unit) == kib
 
 
 def test_network_view_reads_dhcp_ranges() -> None:
-    net = NetworkXML.from_xml("<network><name>n</name><bridge name='virbr9'/><ip address='192.168.133.1' "
-                              "netmask='255.255.255.0'><dhcp><range start='192.168.133.2' end='192.168.133.9'/>"
-                              "</dhcp></ip></network>")
+    net = NetworkXML.from_xml(
+        "<network><name>n</name><bridge name='virbr9'/><ip address='192.168.133.1' "
+        "netmask='255.255.255.0'><dhcp><range start='192.168.133.2' end='192.168.133.9'/>"
+        "</dhcp></ip></network>"
+    )
     assert net.bridge == "virbr9" and not net.has_forward
     assert [(r.start, r.end) for r in net.dhcp_ranges()] == [("192.168.133.2", "192.168.133.9")]
 
