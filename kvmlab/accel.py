@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def cached_verdict() -> Verdict | None:
     return verdict
 
 
-def decide(force: bool = False) -> Verdict:
+def decide(force: bool = False, progress: Callable[[str], None] = lambda _msg: None) -> Verdict:
     if not force and (cached := cached_verdict()) is not None:
         return cached
     files = guest_files()
@@ -87,6 +88,7 @@ def decide(force: bool = False) -> Verdict:
     elif not kvm.accessible:
         reason = "/dev/kvm exists but this user cannot open it (add yourself to the kvm group): using TCG"
     else:
+        progress(f"trying KVM: booting the lab guest with -accel kvm (up to {KVM_TIMEOUT:.0f} s)")
         result = boot_bare(files, "kvm", KVM_TIMEOUT)
         tried.append(f"kvm: {'ready' if result.ready else 'no readiness line'} after {result.seconds:.1f} s")
         if result.ready:
@@ -110,6 +112,7 @@ def decide(force: bool = False) -> Verdict:
                 f"{KVM_TIMEOUT:.0f} s{why}.{pvm} Using TCG."
             )
     if verdict is None:
+        progress("trying TCG: booting the lab guest with QEMU's software CPU")
         result = boot_bare(files, "tcg", TCG_TIMEOUT)
         tried.append(f"tcg: {'ready' if result.ready else 'no readiness line'} after {result.seconds:.1f} s")
         if not result.ready:

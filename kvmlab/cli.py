@@ -35,7 +35,7 @@ def _print_json(data: Any) -> None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from kvmlab import doctor
 
-    data = doctor.report(force=args.force)
+    data = doctor.report(force=args.force, progress=_progress)
     if args.json:
         _print_json(data)
     else:

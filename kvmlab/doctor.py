@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ def _libvirt_version(number: int) -> str:
     return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
 
 
-def report(force: bool = False) -> dict[str, Any]:
+def report(force: bool = False, progress: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
     rows: list[Row] = []
     cpu = hostinfo.cpu_info()
     kvm = hostinfo.kvm_info()
@@ -98,7 +99,7 @@ def report(force: bool = False) -> dict[str, Any]:
 
     verdict: accel.Verdict | None = None
     try:
-        verdict = accel.decide(force=force)
+        verdict = accel.decide(force=force, progress=progress)
         rows.append(
             Row("accelerator", True, f"{verdict.accel}: {verdict.reason}" + (" (cached)" if verdict.cached else ""))
         )
