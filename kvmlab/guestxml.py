@@ -12,6 +12,16 @@ OWNER_NS = "https://kvmlab.dev/xmlns/owner/1"
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 
+@dataclass(frozen=True)
+class Nic:
+    """A guest NIC: type 'network' (source = libvirt network), 'bridge' (source = host bridge) or 'user'."""
+
+    type: str
+    source: str = ""
+    model: str = "virtio"
+    mac: str | None = None
+
+
 @dataclass
 class GuestSpec:
     name: str
@@ -27,6 +37,8 @@ class GuestSpec:
     disk_bus: str = "virtio"
     disk_format: str = "qcow2"
     machine: str = "pc"  # i440fx: PCI hot-plug needs no spare root ports, unlike q35
+    nics: tuple[Nic, ...] = ()
+    graphics: str | None = None  # "spice" or "vnc", always listening on 127.0.0.1 only
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -62,6 +74,13 @@ def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
     _sub(disk, "driver", name="qemu", type=spec.disk_format)
     _sub(disk, "source", file=str(spec.disk))
     _sub(disk, "target", dev="vda" if spec.disk_bus == "virtio" else "hda", bus=spec.disk_bus)
+    for nic in spec.nics:
+        iface = _sub(devices, "interface", type=nic.type)
+        if nic.mac:
+            _sub(iface, "mac", address=nic.mac)
+        if nic.type in ("network", "bridge"):
+            _sub(iface, "source", **{nic.type: nic.source})
+        _sub(iface, "model", type=nic.model)
     _sub(devices, "controller", type="usb", model="none")
     serial = _sub(devices, "serial", type="pty")
     _sub(serial, "log", file=str(spec.console_log), append="off")
@@ -70,6 +89,9 @@ def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
     _sub(console, "target", type="serial", port="0")
     channel = _sub(devices, "channel", type="unix")
     _sub(channel, "target", type="virtio", name=AGENT_CHANNEL)
+    if spec.graphics:
+        graphics = _sub(devices, "graphics", type=spec.graphics, autoport="yes", listen="127.0.0.1")
+        _sub(graphics, "listen", type="address", address="127.0.0.1")
     balloon = _sub(devices, "memballoon", model="virtio")
     _sub(balloon, "stats", period="2")
     ET.indent(dom)

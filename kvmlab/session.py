@@ -7,6 +7,7 @@ fails half-way so nothing half-made is left behind.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -29,6 +30,7 @@ from kvmlab.host import Host
 from kvmlab.labs.base import Lab, Params
 from kvmlab.ownership import Owned, Ownership
 from kvmlab.procs import run
+from kvmlab.resources.bridge import SYS_NET
 from kvmlab.resources.domain import Domain
 from kvmlab.trainee import Trainee
 from kvmlab.xmlviews import DomainXML, NetworkXML, PoolXML
@@ -140,6 +142,27 @@ class LabSession:
         self.owners.confirm(obj, pool.UUIDString())
         return pool
 
+    def ifname(self, base: str) -> str:
+        """A host interface name (bridge, tap) for this trainee: Linux allows 15 bytes.
+
+        The default trainee keeps the seed's names (br0); others get a short,
+        stable hash of their name in front, since a 12-letter trainee name
+        plus the base would not fit.
+        """
+        if self.trainee.is_default:
+            return base[:15]
+        tag = hashlib.sha256(self.trainee.name.encode()).hexdigest()[:4]
+        return f"k{tag}{base}"[:15]
+
+    def make_bridge(self, name: str) -> str:
+        """An owned Linux bridge, up, with no ports and no address: it routes nothing."""
+        obj = self.claim("bridge", name)
+        if not (SYS_NET / name).exists():
+            run(["ip", "link", "add", "name", name, "type", "bridge"])
+            run(["ip", "link", "set", "dev", name, "up"])
+        self.owners.confirm(obj)
+        return name
+
     def guest_spec(self, base: str = "vm", **overrides: Any) -> GuestSpec:
         name = self.name(base)
         return GuestSpec(
@@ -196,11 +219,13 @@ class LabSession:
                 f"lab {self.lab.id} needs root (it changes host networking)",
                 "run it as root, or pick a lab that runs unprivileged (kvmlab lab list)",
             )
-        if needs & {"networks", "bridges"} and self.connection.is_session:
+        if "networks" in needs and self.connection.is_session:
             raise HostCannot(
                 f"lab {self.lab.id} needs libvirt networks, which qemu:///session does not have",
-                "run as root on qemu:///system",
+                "run it as root on qemu:///system",
             )
+        if "bridges" in needs and os.geteuid() != 0:
+            raise HostCannot(f"lab {self.lab.id} creates a Linux bridge, which needs root", "run it as root")
         if "libguestfs" in needs and not shutil.which("virt-customize"):
             raise HostCannot(
                 f"lab {self.lab.id} needs libguestfs (virt-customize)",

@@ -20,14 +20,17 @@ import pytest
 from kvmlab import paths
 from kvmlab.connection import Connection
 
-FOREIGN_DOMAIN = """<domain type='qemu'><name>foreign-vm</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+# Per test process, so that two test runs on one host do not collide.
+TAG = os.getpid()
+SUBNET = f"192.168.{200 + TAG % 50}"
+FOREIGN_DOMAIN = f"""<domain type='qemu'><name>foreign-vm-{TAG}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'>
-<driver name='qemu' type='raw'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>"""
-FOREIGN_NETWORK = """<network><name>foreign-net</name><bridge name='fkvirbr0'/>
-<ip address='192.168.211.1' netmask='255.255.255.0'><dhcp><range start='192.168.211.10' end='192.168.211.20'/>
+<driver name='qemu' type='raw'/><source file='{{disk}}'/><target dev='vda' bus='virtio'/></disk></devices></domain>"""
+FOREIGN_NETWORK = f"""<network><name>foreign-net-{TAG}</name><bridge name='fkv{TAG}'/>
+<ip address='{SUBNET}.1' netmask='255.255.255.0'><dhcp><range start='{SUBNET}.10' end='{SUBNET}.20'/>
 </dhcp></ip></network>"""
-FOREIGN_POOL = "<pool type='dir'><name>foreign-pool</name><target><path>{path}</path></target></pool>"
-FOREIGN_BRIDGE = "fkbr0"
+FOREIGN_POOL = f"<pool type='dir'><name>foreign-pool-{TAG}</name><target><path>{{path}}</path></target></pool>"
+FOREIGN_BRIDGE = f"fkbr{TAG}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -61,10 +64,10 @@ class Foreign:
 
     def snapshot(self) -> dict[str, str]:
         return {
-            "domain": self.conn.lookupByName("foreign-vm").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE),
-            "network": self.conn.networkLookupByName("foreign-net").XMLDesc(0),
-            "network-active": str(self.conn.networkLookupByName("foreign-net").isActive()),
-            "pool": self.conn.storagePoolLookupByName("foreign-pool").XMLDesc(0),
+            "domain": self.conn.lookupByName(f"foreign-vm-{TAG}").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE),
+            "network": self.conn.networkLookupByName(f"foreign-net-{TAG}").XMLDesc(0),
+            "network-active": str(self.conn.networkLookupByName(f"foreign-net-{TAG}").isActive()),
+            "pool": self.conn.storagePoolLookupByName(f"foreign-pool-{TAG}").XMLDesc(0),
             "bridge": str(Path(f"/sys/class/net/{FOREIGN_BRIDGE}/bridge").is_dir()),
         }
 
@@ -82,7 +85,7 @@ def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Ite
     disk = outside / "foreign.raw"
     disk.write_bytes(b"\0" * 1024 * 1024)
     data = paths.data_dir()
-    planted = [disk, data / "foreign-notes.txt", paths.labs_dir() / "foreign-readme.txt"]
+    planted = [disk, data / f"foreign-notes-{TAG}.txt", paths.labs_dir() / f"foreign-readme-{TAG}.txt"]
     for path in planted[1:]:
         paths.ensure_dir(path.parent)
         path.write_text("not kvmlab's\n")
@@ -99,7 +102,7 @@ def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Ite
     finally:
         subprocess.run(["ip", "link", "delete", FOREIGN_BRIDGE], check=False)
         for undo in (
-            lambda: conn.lookupByName("foreign-vm").undefine(),
+            lambda: conn.lookupByName(f"foreign-vm-{TAG}").undefine(),
             net.destroy,
             net.undefine,
             pool.destroy,

@@ -7,6 +7,8 @@ exactly as it was. Plus each lab's known-wrong solutions.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from kvmlab.labs import registry
@@ -15,14 +17,19 @@ from kvmlab.sandbox import exists
 from kvmlab.session import LabSession
 from kvmlab.trainee import Trainee
 from tests.integration.conftest import Foreign
-from tests.integration.wrong_solutions import WRONG, Wrong
+from tests.integration.wrong import Wrong, by_lab
 
-TRAINEE = Trainee("ctest")
 LABS = registry.all_labs()
+WRONG = by_lab()
+
+
+def _trainee(lab: Lab) -> Trainee:
+    """One trainee per lab, so contract tests of different labs can run at the same time."""
+    return Trainee("c" + hashlib.sha256(lab.id.encode()).hexdigest()[:8])
 
 
 def _fresh(lab: Lab) -> LabSession:
-    session = LabSession(lab, TRAINEE)
+    session = LabSession(lab, _trainee(lab))
     session.finish()
     return session
 
@@ -67,4 +74,5 @@ def test_known_wrong_solution_fails_the_right_checks(lab: Lab, wrong: Wrong, for
 
 def test_every_lab_has_at_least_two_wrong_solutions() -> None:
     for lab in LABS:
-        assert len(WRONG.get(lab.id, [])) >= 2, f"lab {lab.id} has no known-wrong solutions in the tests"
+        assert len(WRONG.get(lab.id, [])) >= 2, f"lab {lab.id} has fewer than two known-wrong solutions in the tests"
+    assert set(WRONG) <= {lab.id for lab in LABS}, "wrong solutions for a lab that is not registered"
