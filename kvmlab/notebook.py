@@ -17,6 +17,7 @@ from kvmlab.connection import default_uri
 from kvmlab.host import Host
 from kvmlab.labs import registry
 from kvmlab.labs.base import Params
+from kvmlab.quiz.widget import QuizCard, quiz_card
 from kvmlab.session import LabSession
 from kvmlab.trainee import current
 from kvmlab.widgets import CheckPanel
@@ -60,6 +61,10 @@ class NotebookLab:
     def solve(self) -> None:
         """The reference solution (for instructors and automated runs)."""
         self.session.solve()
+
+    def quiz(self, lang: str = "en") -> QuizCard:
+        """The quiz card of this lab's topic (same checking and progress as `kvmlab quiz`)."""
+        return quiz_card(self.session.lab.topic, lang)
 
     def finish(self) -> None:
         for note in self.session.finish():

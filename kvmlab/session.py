@@ -30,6 +30,7 @@ from kvmlab.host import Host
 from kvmlab.labs.base import Lab, Params
 from kvmlab.ownership import Owned, Ownership
 from kvmlab.procs import run
+from kvmlab.quiz.store import Store
 from kvmlab.resources.bridge import SYS_NET
 from kvmlab.resources.domain import Domain
 from kvmlab.trainee import Trainee
@@ -277,6 +278,9 @@ class LabSession:
                     hint=f"run: kvmlab lab start {self.lab.id}",
                 ),
             )
+        elif not report.passed:
+            # Mistakes feed the review: this lab's quiz questions come due again.
+            Store().lab_failed(self.lab.id)
         return report
 
     def finish(self) -> list[str]:

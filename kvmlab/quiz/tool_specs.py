@@ -1,0 +1,300 @@
+"""Option tables for qemu-img and the virt-* tools (virsh's come from virsh itself).
+
+Only what the bank's command answers use, plus the common options a learner
+may add; an option not listed here is reported as unknown, which the test
+suite checks against each tool's own --help so this table cannot lie.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from kvmlab.quiz.cmdspec import Param, Spec
+
+
+def _v(name: str, *aliases: str, repeat: bool = False, size: str | None = None) -> Param:
+    return Param(name, value=True, repeat=repeat, size_unit=size, aliases=aliases)
+
+
+def _f(name: str, *aliases: str) -> Param:
+    return Param(name, value=False, aliases=aliases)
+
+
+def _pos(name: str, required: bool = True, size: str | None = None) -> Param:
+    return Param(name, value=True, positional=True, required=required, size_unit=size)
+
+
+_IMG_COMMON = (_v("-f"), _f("-q"), _v("--object", repeat=True), _f("--image-opts"))
+_FORCE_SHARE = _f("-U", "--force-share")
+
+QEMU_IMG: dict[str, tuple[tuple[Param, ...], bool]] = {
+    "create": (
+        (
+            *_IMG_COMMON,
+            _v("-b"),
+            _v("-F"),
+            _v("-o", repeat=True),
+            _f("-u"),
+            _pos("filename"),
+            _pos("size", required=False, size="b"),
+        ),
+        False,
+    ),
+    "info": ((*_IMG_COMMON, _FORCE_SHARE, _f("--backing-chain"), _v("--output"), _pos("filename")), False),
+    "check": ((*_IMG_COMMON, _FORCE_SHARE, _v("-r"), _v("--output"), _v("-T"), _pos("filename")), False),
+    "convert": (
+        (
+            *_IMG_COMMON,
+            _FORCE_SHARE,
+            _v("-O"),
+            _v("-o", repeat=True),
+            _f("-c"),
+            _f("-p"),
+            _v("-S"),
+            _v("-t"),
+            _v("-T"),
+            _f("-W"),
+            _f("-n"),
+            _v("-B"),
+            _v("-l"),
+            _v("-m"),
+            _v("-F"),
+            _f("--salvage"),
+            _v("--bitmaps"),
+            _f("--skip-broken-bitmaps"),
+        ),
+        True,
+    ),
+    "resize": ((*_IMG_COMMON, _f("--shrink"), _v("--preallocation"), _pos("filename"), _pos("size", size="b")), False),
+    "snapshot": ((*_IMG_COMMON, _FORCE_SHARE, _f("-l"), _v("-c"), _v("-a"), _v("-d"), _pos("filename")), False),
+    "rebase": (
+        (*_IMG_COMMON, _FORCE_SHARE, _v("-b"), _v("-F"), _f("-u"), _f("-p"), _v("-t"), _v("-T"), _pos("filename")),
+        False,
+    ),
+    "commit": ((*_IMG_COMMON, _v("-b"), _f("-d"), _f("-p"), _v("-t"), _v("-r"), _pos("filename")), False),
+    "map": (
+        (*_IMG_COMMON, _FORCE_SHARE, _v("--output"), _v("--start-offset"), _v("--max-length"), _pos("filename")),
+        False,
+    ),
+    "measure": (
+        (
+            *_IMG_COMMON,
+            _FORCE_SHARE,
+            _v("--output"),
+            _v("-O"),
+            _v("-o", repeat=True),
+            _v("-l"),
+            _v("--size", size="b"),
+            _pos("filename", required=False),
+        ),
+        False,
+    ),
+    "bench": (
+        (
+            *_IMG_COMMON,
+            _FORCE_SHARE,
+            _v("-c"),
+            _v("-d"),
+            _f("-n"),
+            _v("-i"),
+            _v("-o"),
+            _v("-s", size="b"),
+            _v("-S", size="b"),
+            _v("-t"),
+            _f("-w"),
+            _v("--pattern"),
+            _v("--flush-interval"),
+            _f("--no-drain"),
+            _pos("filename"),
+        ),
+        False,
+    ),
+    "amend": ((*_IMG_COMMON, _v("-o", repeat=True), _f("-p"), _v("-t"), _f("--force"), _pos("filename")), False),
+}
+
+_GUESTFS_COMMON = (
+    _v("-a", "--add", repeat=True),
+    _v("-d", "--domain"),
+    _v("-c", "--connect"),
+    _v("--format"),
+    _f("-v", "--verbose"),
+    _f("-x"),
+    _f("-q", "--quiet"),
+)
+
+VIRT_TOOLS: dict[str, tuple[tuple[Param, ...], bool]] = {
+    "virt-customize": (
+        (
+            *_GUESTFS_COMMON,
+            _v("--root-password"),
+            _v("--password", repeat=True),
+            _v("--hostname"),
+            _v("--run-command", repeat=True),
+            _v("--run", repeat=True),
+            _v("--firstboot", repeat=True),
+            _v("--firstboot-command", repeat=True),
+            _v("--install", repeat=True),
+            _v("--uninstall", repeat=True),
+            _v("--edit", repeat=True),
+            _v("--upload", repeat=True),
+            _v("--copy-in", repeat=True),
+            _v("--delete", repeat=True),
+            _v("--mkdir", repeat=True),
+            _v("--write", repeat=True),
+            _v("--timezone"),
+            _f("--selinux-relabel"),
+            _f("-n", "--dry-run"),
+            _f("--no-network"),
+            _v("--smp"),
+            _v("-m", "--memsize"),
+            _v("--ssh-inject", repeat=True),
+        ),
+        False,
+    ),
+    "virt-sysprep": (
+        (
+            *_GUESTFS_COMMON,
+            _v("--operations", "--operation", repeat=True),
+            _v("--enable"),
+            _v("--hostname"),
+            _v("--root-password"),
+            _v("--password", repeat=True),
+            _v("--firstboot-command", repeat=True),
+            _v("--run-command", repeat=True),
+            _f("--list-operations"),
+            _f("-n", "--dry-run"),
+            _v("--keep-user-accounts"),
+            _v("--remove-user-accounts"),
+        ),
+        False,
+    ),
+    "virt-edit": ((*_GUESTFS_COMMON, _v("-e", "--expr"), _v("-b", "--backup"), _pos("file")), False),
+    "virt-cat": ((*_GUESTFS_COMMON, _pos("file")), False),
+    "virt-ls": ((*_GUESTFS_COMMON, _f("-l", "--long"), _f("-R", "--recursive"), _pos("directory")), False),
+    "virt-df": ((*_GUESTFS_COMMON, _f("-h", "--human-readable")), False),
+    "virt-filesystems": (
+        (*_GUESTFS_COMMON, _f("-l", "--long"), _f("--all"), _f("--partitions"), _f("--filesystems")),
+        False,
+    ),
+    "virt-inspector": ((*_GUESTFS_COMMON,), False),
+    "virt-sparsify": (
+        (
+            _f("--in-place"),
+            _v("--format"),
+            _v("--convert"),
+            _f("--compress"),
+            _f("-q", "--quiet"),
+            _pos("indisk"),
+            _pos("outdisk", required=False),
+        ),
+        False,
+    ),
+    "guestfish": (
+        (*_GUESTFS_COMMON, _f("-i", "--inspector"), _f("--rw"), _f("--ro"), _v("-m", "--mount"), _f("-N")),
+        True,
+    ),
+    "virt-clone": (
+        (
+            _v("-o", "--original"),
+            _v("-n", "--name"),
+            _v("-f", "--file", repeat=True),
+            _f("--auto-clone"),
+            _v("-m", "--mac", repeat=True),
+            _v("--connect"),
+            _f("--preserve-data"),
+            _f("--nonsparse"),
+            _f("--check"),
+        ),
+        False,
+    ),
+    "virt-install": (
+        (
+            _v("-n", "--name"),
+            _v("--memory"),
+            _v("--vcpus"),
+            _v("--cpu"),
+            _v("--disk", repeat=True),
+            _v("-w", "--network", repeat=True),
+            _v("--os-variant", "--osinfo"),
+            _f("--import"),
+            _v("--graphics"),
+            _v("--video"),
+            _v("--cdrom", "-c"),
+            _v("-l", "--location"),
+            _v("--boot"),
+            _f("--noautoconsole"),
+            _v("--virt-type"),
+            _v("--connect"),
+            _v("--console"),
+            _v("--channel"),
+            _v("--controller", repeat=True),
+            _v("--features"),
+            _v("--clock"),
+            _v("--memtune"),
+            _v("--cputune"),
+            _v("--memorybacking"),
+            _v("--iothreads"),
+            _v("--hostdev", repeat=True),
+            _f("--print-xml"),
+            _f("--dry-run"),
+            _v("--extra-args"),
+            _f("--pxe"),
+            _v("--sysinfo"),
+        ),
+        False,
+    ),
+    "virt-v2v": (
+        (
+            _v("-i"),
+            _v("-ic"),
+            _v("-if"),
+            _v("-o"),
+            _v("-oc"),
+            _v("-of"),
+            _v("-on"),
+            _v("-os"),
+            _v("-oo", repeat=True),
+            _v("-io", repeat=True),
+            _f("--in-place"),
+            _f("-v"),
+            _f("-x"),
+            _f("-q"),
+            _pos("name"),
+        ),
+        False,
+    ),
+    "virt-host-validate": ((_f("-q", "--quiet"), _pos("hvtype", required=False)), False),
+    "virt-xml": (
+        (
+            _v("--edit"),
+            _v("--add-device"),
+            _v("--remove-device"),
+            _v("--disk"),
+            _v("--network"),
+            _v("--vcpus"),
+            _v("--memory"),
+            _f("--update"),
+            _f("--define"),
+            _v("--connect"),
+            _pos("domain"),
+        ),
+        False,
+    ),
+}
+
+
+def has_subcommands(tool: str) -> bool:
+    return tool == "qemu-img"
+
+
+def known_tools() -> list[str]:
+    return ["qemu-img", *sorted(VIRT_TOOLS)]
+
+
+@cache
+def lookup(tool: str, sub: str | None) -> Spec | None:
+    if tool == "qemu-img":
+        entry = QEMU_IMG.get(sub or "")
+        return Spec("qemu-img", sub, *entry) if entry else None
+    entry = VIRT_TOOLS.get(tool)
+    return Spec(tool, None, *entry) if entry else None

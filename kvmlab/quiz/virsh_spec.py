@@ -1,0 +1,73 @@
+"""virsh's own description of its commands, turned into data.
+
+``virsh help SUBCOMMAND`` lists every option as ``[--name] <type>`` (may be
+given positionally, in that order), ``--name <type>`` (takes a value) or
+``--name`` (a flag). We record that once per libvirt release in
+``specs/virsh.json`` (``python -m kvmlab.quiz.virsh_spec`` regenerates it) so
+answers can be checked without a daemon, and the test suite compares the
+recording with the installed virsh.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+SPEC_FILE = Path(__file__).parent / "specs" / "virsh.json"
+
+_OPTION = re.compile(r"^\s{4}(\[?)--([a-z0-9-]+)\]?(?:\s+<(\w+)>)?\s")
+_COMMAND = re.compile(r"^\s{4}([a-z][a-z0-9-]*)\s{2,}")
+
+
+def parse_help(text: str) -> dict[str, Any]:
+    """One subcommand's options from its ``virsh help`` text."""
+    synopsis = ""
+    options: list[dict[str, Any]] = []
+    section = ""
+    for line in text.splitlines():
+        if line.strip() in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS"):
+            section = line.strip()
+            continue
+        if section == "SYNOPSIS" and line.strip():
+            synopsis += line.strip()
+        if section == "OPTIONS":
+            match = _OPTION.match(line)
+            if match:
+                positional, name, kind = match.groups()
+                options.append({"name": name, "positional": bool(positional), "value": kind})
+    for opt in options:
+        # "{[--cmd] <string>}..." in the synopsis: the rest of the line is its value.
+        opt["rest"] = bool(re.search(r"\{\[--" + re.escape(opt["name"]) + r"\][^}]*\}\.\.\.", synopsis))
+        # "<domain>" bare in the synopsis: required; "[<target>]" or "[--x <y>]": optional.
+        opt["required"] = bool(re.search(r"(^|\s)(\{\[)?<" + re.escape(opt["name"]) + r">", synopsis)) or bool(
+            re.search(r"(^|\s)\{?\[--" + re.escape(opt["name"]) + r"\] <\w+>\}?(\.\.\.)?(\s|$)", synopsis)
+        )
+    return {"synopsis": synopsis, "options": options}
+
+
+def list_commands() -> list[str]:
+    out = subprocess.run(["virsh", "help"], capture_output=True, text=True, check=True).stdout
+    return sorted({m.group(1) for line in out.splitlines() if (m := _COMMAND.match(line))})
+
+
+def generate() -> dict[str, Any]:
+    version = subprocess.run(["virsh", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    commands = {}
+    for name in list_commands():
+        text = subprocess.run(["virsh", "help", name], capture_output=True, text=True, check=True).stdout
+        commands[name] = parse_help(text)
+    return {"virsh_version": version, "commands": commands}
+
+
+def load() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SPEC_FILE.read_text())
+    return data
+
+
+if __name__ == "__main__":
+    SPEC_FILE.parent.mkdir(exist_ok=True)
+    SPEC_FILE.write_text(json.dumps(generate(), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {SPEC_FILE}")
