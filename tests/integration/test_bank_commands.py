@@ -1,0 +1,251 @@
+"""Every command answer in the bank runs against real libvirt, so the bank cannot teach a broken command.
+
+The answers use learner-facing names (centos, mynet, mypool, /var/lib/libvirt/images/x.qcow2);
+this harness maps them onto its own objects: one lab guest (up to 4 vCPUs, 1 GiB), an isolated
+network, a dir pool, a bridge with no address and a scratch directory. Answers marked
+``run: syntax`` cannot run here; their options are checked against the tool's own --help.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import libvirt
+import pytest
+
+from kvmlab.labs.base import Lab, Params
+from kvmlab.quiz import bank as bankmod
+from kvmlab.quiz.commands import parse
+from kvmlab.session import LabSession
+from kvmlab.trainee import Trainee
+
+BANK = bankmod.load(bankmod.default_dir())
+COMMAND_QUESTIONS = [q for q in BANK.questions if q.type == "command"]
+RUNNABLE = [q for q in COMMAND_QUESTIONS if q.run != "syntax"]
+SYNTAX_ONLY = [q for q in COMMAND_QUESTIONS if q.run == "syntax"]
+
+# virsh commands that only read: after them the harness need not restore anything. (vcpupin,
+# memtune & co. are left out on purpose: with arguments they change the guest.)
+READ_ONLY = frozenset(
+    [
+        "dumpxml",
+        "dominfo",
+        "domblklist",
+        "domiflist",
+        "domstate",
+        "vcpucount",
+        "vcpuinfo",
+        "dommemstat",
+        "list",
+        "net-list",
+        "net-dumpxml",
+        "net-info",
+        "pool-list",
+        "pool-dumpxml",
+        "pool-info",
+        "vol-list",
+        "capabilities",
+        "domcapabilities",
+        "nodeinfo",
+        "nodedev-list",
+        "nodedev-dumpxml",
+        "version",
+        "hostname",
+        "domblkinfo",
+        "domblkstat",
+        "domifstat",
+        "domifaddr",
+        "net-dhcp-leases",
+        "iothreadinfo",
+        "domdisplay",
+        "vncdisplay",
+        "freecell",
+        "sysinfo",
+        "uri",
+        "domjobinfo",
+        "snapshot-list",
+        "domfsinfo",
+        "guestinfo",
+        "cpu-stats",
+        "nodememstats",
+        "nodecpustats",
+        "domblkerror",
+        "domid",
+        "domuuid",
+        "domname",
+    ]
+)
+_PATHLIKE = re.compile(r"^(/|\./|~/)|\.(img|qcow2|raw|vmdk|vdi|vhd|vhdx|iso|xml|ova)$")
+
+
+@dataclass(frozen=True)
+class ExecParams(Params):
+    domain: str
+    network: str
+    pool: str
+    bridge: str
+    scratch: str
+
+
+class BankHarness(Lab):
+    """Objects the bank's command answers run against (not a registered lab)."""
+
+    id: ClassVar[str] = "bank-exec"
+    title: ClassVar[str] = "question bank command harness"
+    topic: ClassVar[str] = "test"
+    seed_questions: ClassVar[tuple[int, ...]] = ()
+    notebook: ClassVar[str] = ""
+    grader: ClassVar[str] = ""
+
+    def params(self, session: LabSession) -> ExecParams:
+        return ExecParams(
+            session.name("qx"),
+            session.name("qxnet"),
+            session.name("qxpool"),
+            session.ifname("qxbr"),
+            str(session.path("scratch")),
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.lab_guest(session.guest_spec("qx", vcpus=1, max_vcpus=4, memory_mib=256, max_memory_mib=1024))
+        scratch = Path(p.scratch)
+        obj = session.claim("dir", str(scratch))
+        scratch.mkdir(exist_ok=True)
+        session.owners.confirm(obj)
+        net = session.define_network(
+            f"<network><name>{p.network}</name><bridge name='{session.ifname('qxv')}'/>"
+            "<ip address='192.168.177.1' netmask='255.255.255.0'><dhcp>"
+            "<range start='192.168.177.10' end='192.168.177.20'/></dhcp></ip></network>"
+        )
+        if not net.isActive():
+            net.create()
+        pool = session.define_pool(
+            f"<pool type='dir'><name>{p.pool}</name><target><path>{scratch}</path></target></pool>"
+        )
+        if not pool.isActive():
+            pool.create(0)
+        session.make_bridge(p.bridge)
+
+    def solve(self, session: LabSession) -> None:
+        return None
+
+
+@dataclass
+class Harness:
+    session: LabSession
+    p: ExecParams
+    original_xml: str
+    dirty: bool = False  # a command changed something: restore before the next one
+
+    @property
+    def dom(self) -> libvirt.virDomain:
+        dom = self.session.host.domain(self.p.domain).handle
+        assert dom is not None
+        return dom
+
+
+@pytest.fixture(scope="module")
+def harness(system: object) -> Iterator[Harness]:
+    session = LabSession(BankHarness(), Trainee("qexec"))
+    session.finish()
+    session.start()
+    p: ExecParams = session.params  # type: ignore[assignment]
+    h = Harness(session, p, "")
+    h.original_xml = h.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    yield h
+    session.finish()
+
+
+def _map(argv: list[str], q: bankmod.Question, p: ExecParams) -> list[str]:
+    """Put the harness's objects where the answer names the learner's."""
+    parsed = parse(shlex.join(argv))
+    names: dict[str, str] = {}
+    for value in parsed.value("domain"):
+        names[value] = p.domain
+    for value in parsed.value("network"):
+        names[value] = p.network
+    for value in parsed.value("pool"):
+        names[value] = p.pool
+    if parsed.sub == "attach-interface" and parsed.value("source"):
+        kind = parsed.value("type")[0] if parsed.value("type") else ""
+        names[parsed.value("source")[0]] = p.network if kind == "network" else p.bridge
+    out = []
+    for word in argv:
+        if word in names:
+            out.append(names[word])
+        elif _PATHLIKE.search(word) and not word.startswith("-") and "://" not in word:
+            out.append(str(Path(p.scratch) / Path(word).name))
+        else:
+            out.append(word)
+    return out
+
+
+def _run(h: Harness, line: str, q: bankmod.Question) -> subprocess.CompletedProcess[str]:
+    argv = _map(shlex.split(line), q, h.p)
+    if argv[0] == "virsh":
+        argv = ["virsh", "-c", h.session.uri, *argv[1:]]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def _restore(h: Harness, running: bool) -> None:
+    """Back to the starting state: the original definition, an empty scratch dir, booted if asked."""
+    dom = h.dom
+    if dom.isActive():
+        dom.destroy()
+    h.session.connection.conn.defineXML(h.original_xml)
+    for path in Path(h.p.scratch).iterdir():
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+    h.session.connection.conn.storagePoolLookupByName(h.p.pool).refresh(0)
+    if running:
+        h.session.boot(dom, h.session.path(f"{h.p.domain}.console.log"))
+    h.dirty = False
+
+
+@pytest.mark.parametrize("q", RUNNABLE, ids=[q.id for q in RUNNABLE])
+def test_command_answer_runs_on_real_libvirt(q: bankmod.Question, harness: Harness) -> None:
+    want_running = q.run == "guest"
+    for n, line in enumerate(q.commands):
+        # Each accepted answer runs from the same starting state.
+        if harness.dirty or bool(harness.dom.isActive()) != want_running:
+            _restore(harness, want_running)
+        for setup in q.setup:
+            proc = _run(harness, setup, q)
+            assert proc.returncode == 0, f"setup of {q.id} failed: {setup}\n{proc.stderr}"
+            harness.dirty = True
+        proc = _run(harness, line, q)
+        assert proc.returncode == 0, f"{q.file}:{q.line}: answer {n + 1} {line!r} failed: {proc.stderr.strip()}"
+        if parse(line).tool != "virsh" or parse(line).sub not in READ_ONLY:
+            harness.dirty = True
+
+
+def _options_used(line: str) -> list[str]:
+    parsed = parse(line)
+    opts = [name for name, _ in parsed.values if name.startswith("-")] + [
+        name for name in parsed.flags if name.startswith("-")
+    ]
+    return sorted(set(opts))
+
+
+@pytest.mark.parametrize("q", SYNTAX_ONLY, ids=[q.id for q in SYNTAX_ONLY])
+def test_syntax_only_answers_use_options_the_tool_documents(q: bankmod.Question) -> None:
+    assert q.why, "run: syntax needs a reason"
+    for line in q.commands:
+        tool = parse(line).tool
+        if tool == "virsh":
+            continue  # parsed against virsh's own help already
+        binary = shutil.which(tool)
+        assert binary, f"{tool} is not installed: make setup installs it"
+        sub = [parse(line).sub] if parse(line).sub else []
+        helptext = subprocess.run([binary, *sub, "--help"], capture_output=True, text=True, timeout=60)
+        text = helptext.stdout + helptext.stderr
+        for opt in _options_used(line):
+            assert opt in text, f"{q.id}: {tool} --help does not mention {opt}"

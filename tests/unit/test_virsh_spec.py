@@ -1,0 +1,33 @@
+"""The recorded virsh spec is what the installed virsh says (so answers are judged by virsh's own rules)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from kvmlab.quiz import virsh_spec
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "setvcpus",
+        "setmem",
+        "attach-disk",
+        "attach-interface",
+        "qemu-monitor-command",
+        "dumpxml",
+        "net-dumpxml",
+        "pool-dumpxml",
+        "setmaxmem",
+        "vcpupin",
+    ],
+)
+def test_recorded_options_match_installed_virsh(command: str) -> None:
+    live = subprocess.run(["virsh", "help", command], capture_output=True, text=True, check=True).stdout
+    assert virsh_spec.parse_help(live) == virsh_spec.load()["commands"][command]
+
+
+def test_every_installed_command_is_recorded() -> None:
+    assert set(virsh_spec.list_commands()) == set(virsh_spec.load()["commands"])
