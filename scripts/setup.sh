@@ -13,9 +13,12 @@ APT_PACKAGES=(
     qemu-system-x86 qemu-utils qemu-guest-agent
     libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
     busybox-static e2fsprogs dnsmasq-base iproute2 openssh-client
+    libguestfs-tools virtinst virt-v2v
+    # Debian's cloud kernel: the lab guest is built from it, and libguestfs
+    # (offline password, templates) boots its appliance with the kernel in /boot.
+    linux-image-cloud-amd64
     gcc
 )
-KERNEL_META=linux-image-cloud-amd64
 
 t0=$(date +%s.%N)
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -49,16 +52,6 @@ if [ "${#MISSING[@]}" -gt 0 ]; then
     s=$(date +%s.%N); apt_install "${MISSING[@]}"; echo "    done in $(elapsed "$s") s"
 else
     step "host packages: all ${#APT_PACKAGES[@]} installed"
-fi
-
-# The guest's kernel comes from Debian's cloud kernel package, kept in apt's
-# archive cache and unpacked by `kvmlab guest build` (never installed in /boot).
-if ! ls /var/cache/apt/archives/linux-image-*-cloud-amd64_*.deb >/dev/null 2>&1 \
-    && ! ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1; then
-    step "downloading Debian's cloud kernel package (for the lab guest)"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get install -y -q --download-only "$KERNEL_META" \
-        || { as_root apt-get update -q && as_root apt-get install -y -q --download-only "$KERNEL_META"; }
 fi
 
 # 2. Python venv --------------------------------------------------------------
