@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -191,8 +193,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM takes the same road as Ctrl-C, so a half-done start rolls back.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))
     except KvmlabError as err:
@@ -208,3 +216,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kvmlab: interrupted; run the same command again to complete it", file=sys.stderr)
         return 130
+    except OSError as err:
+        # A full disk, a permission problem: the system's own words, no traceback.
+        where = f" ({err.filename})" if err.filename else ""
+        hint = (
+            "free some space in the data directory (kvmlab doctor shows where it is)"
+            if err.errno == errno.ENOSPC
+            else ""
+        )
+        print(f"kvmlab: error: {err.strerror or err}{where}", file=sys.stderr)
+        if hint:
+            print(f"  what to do: {hint}", file=sys.stderr)
+        return 1

@@ -22,7 +22,7 @@ import libvirt
 from kvmlab import accel, paths, sandbox
 from kvmlab.connection import Connection
 from kvmlab.errors import GuestTimeout, HostCannot, KvmlabError
-from kvmlab.grading import Report, check, collect
+from kvmlab.grading import Check, Report, check, collect
 from kvmlab.guest.boot import wait_for_marker
 from kvmlab.guest.build import GuestFiles, guest_files
 from kvmlab.guestxml import GuestSpec, lab_guest_xml
@@ -31,6 +31,7 @@ from kvmlab.labs.base import Lab, Params
 from kvmlab.ownership import Owned, Ownership
 from kvmlab.procs import run
 from kvmlab.quiz.store import Store
+from kvmlab.resources.agent import GuestAgent
 from kvmlab.resources.bridge import SYS_NET
 from kvmlab.resources.domain import Domain
 from kvmlab.trainee import Trainee
@@ -48,6 +49,32 @@ class ObjectStatus:
     lab: str
     state: str
     present: bool
+
+
+# What a tiny guest costs beyond its RAM (QEMU itself, the TCG translation cache),
+# measured with bench/capacity.py; and what the host keeps for itself by default.
+GUEST_OVERHEAD_MIB = 192
+HOST_RESERVE_MIB = 512
+
+
+def available_memory_mib(meminfo: Path = Path("/proc/meminfo")) -> int:
+    for line in meminfo.read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def ensure_memory_for(name: str, memory_mib: int) -> None:
+    """Refuse to start a guest the host has no memory for, rather than let the host run out."""
+    reserve = int(os.environ.get("KVMLAB_MEMORY_RESERVE_MIB", HOST_RESERVE_MIB))
+    needed = memory_mib + GUEST_OVERHEAD_MIB
+    available = available_memory_mib()
+    if available - reserve < needed:
+        raise HostCannot(
+            f"not enough memory to start guest {name}: it needs about {needed} MiB, the host has "
+            f"{available} MiB available and keeps {reserve} MiB for itself",
+            "finish labs you no longer need (kvmlab lab status shows them) or stop other guests",
+        )
 
 
 class LabSession:
@@ -191,6 +218,7 @@ class LabSession:
 
     def boot(self, dom: libvirt.virDomain, console_log: Path) -> float:
         """Start a domain and wait for the tiny guest's readiness line."""
+        ensure_memory_for(dom.name(), dom.info()[2] // 1024)
         if console_log.exists():
             console_log.unlink()  # append='off' truncates too, but only once QEMU opens it
         started = time.monotonic()
@@ -202,6 +230,27 @@ class LabSession:
                 f"look at its console log ({console_log}); `kvmlab doctor` checks the host",
             )
         self.progress(f"guest {dom.name()} ready in {time.monotonic() - started:.1f} s")
+        return time.monotonic() - started
+
+    def wait_ready(self, name: str, timeout: float = GUEST_BOOT_TIMEOUT) -> float:
+        """Wait for a lab guest someone else started (``virsh start`` after a restart): readiness line, then agent.
+
+        The console log of a lab guest is opened with append='off', so once
+        ``virsh start`` has returned it holds only the new boot's output.
+        """
+        dom = self.host.domain(name).handle
+        if dom is None or not dom.isActive():
+            raise GuestTimeout(f"guest {name} is not running", f"start it first: virsh start {name}")
+        started = time.monotonic()
+        console_log = self.path(f"{name}.console.log")
+        if wait_for_marker(console_log, timeout, alive=lambda: dom.isActive() == 1) is None:
+            raise GuestTimeout(
+                f"guest {name} did not report ready within {timeout:.0f} s",
+                f"look at its console log ({console_log}); is it still running? virsh domstate {name}",
+            )
+        # Graders ask the guest agent, which answers about a second after the readiness line.
+        GuestAgent(dom).wait(max(1.0, timeout - (time.monotonic() - started)))
+        self.progress(f"guest {name} ready in {time.monotonic() - started:.1f} s")
         return time.monotonic() - started
 
     def virsh(self, *args: str) -> str:
@@ -279,9 +328,44 @@ class LabSession:
                 ),
             )
         elif not report.passed:
+            report.checks[:0] = self._guest_health()
             # Mistakes feed the review: this lab's quiz questions come due again.
             Store().lab_failed(self.lab.id)
         return report
+
+    def _guest_health(self) -> list[Check]:
+        """Say it plainly when a lab's guest died or vanished, instead of a wall of red rows."""
+        rows = []
+        for obj in self.owners.load().of_lab(self.lab.id):
+            if obj.kind != "domain" or obj.state != "created" or obj.uri != self.uri:
+                continue
+            dom = sandbox.find_libvirt(self.connection.conn, "domain", obj.name, obj.uuid)
+            if dom is None:
+                rows.append(
+                    check(
+                        "guest-present",
+                        f"guest {obj.name} exists",
+                        False,
+                        expected="defined",
+                        actual="gone",
+                        hint=f"kvmlab lab reset {self.lab.id} builds it again",
+                    )
+                )
+                continue
+            state, reason = dom.state()
+            if state == libvirt.VIR_DOMAIN_SHUTOFF and reason == libvirt.VIR_DOMAIN_SHUTOFF_CRASHED:
+                rows.append(
+                    check(
+                        "guest-crashed",
+                        f"guest {obj.name} is alive",
+                        False,
+                        expected="running",
+                        actual="crashed: its QEMU process died",
+                        hint=f"kvmlab lab start {self.lab.id} starts it again (persistent changes are kept); "
+                        f"why it died: /var/log/libvirt/qemu/{obj.name}.log",
+                    )
+                )
+        return rows
 
     def finish(self) -> list[str]:
         """Remove everything this lab owns. Returns notes about things left on purpose."""
