@@ -45,17 +45,19 @@ def test_second_command_for_same_trainee_is_refused_with_the_holders_pid() -> No
 def test_second_command_waits_for_the_first_to_finish() -> None:
     first = Ownership(Trainee("carol"))
     order: list[str] = []
+    holding = threading.Event()
 
     def hold() -> None:
         with first.locked():
             order.append("first-in")
+            holding.set()
             time.sleep(0.5)
             order.append("first-out")
 
     t = threading.Thread(target=hold)
     t.start()
-    time.sleep(0.1)
-    with Ownership(Trainee("carol")).locked(wait=5):
+    assert holding.wait(10)
+    with Ownership(Trainee("carol")).locked(wait=10):
         order.append("second-in")
     t.join()
     assert order == ["first-in", "first-out", "second-in"]
