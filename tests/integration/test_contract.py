@@ -8,6 +8,7 @@ exactly as it was. Plus each lab's known-wrong solutions.
 from __future__ import annotations
 
 import hashlib
+import stat
 
 import pytest
 
@@ -45,6 +46,8 @@ def test_contract_start_fails_solve_passes_finish_leaves_nothing(lab: Lab, forei
 
     session.solve()
     assert session.check().failed_ids() == []
+    _assert_exposed_on_loopback_only(session)
+    _assert_nothing_world_writable(session)
 
     owned = session.owners.load().objects
     assert owned, "a lab that owns nothing cannot be cleaned up by finish"
@@ -54,6 +57,37 @@ def test_contract_start_fails_solve_passes_finish_leaves_nothing(lab: Lab, forei
     for obj in owned:
         assert not exists(session.connection, obj.kind, obj.name), f"{obj.kind} {obj.name} survived finish"
     foreign.assert_untouched()
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def _assert_exposed_on_loopback_only(session: LabSession) -> None:
+    """Agent channels, consoles and displays of every guest the lab owns stay on this host."""
+    for obj in session.owners.load().objects:
+        if obj.kind != "domain" or obj.state == "expected":
+            continue
+        vm = session.host.domain(obj.name)
+        for xml in (vm.live, vm.config):
+            if xml is None:
+                continue
+            for g in xml.graphics():
+                addresses = {a for a in (g.listen, g.listen_address) if a}
+                assert addresses <= LOOPBACK, f"{obj.name}: {g.type} listens on {addresses}"
+            for dev in (
+                xml.node.findall("devices/serial")
+                + xml.node.findall("devices/console")
+                + xml.node.findall("devices/channel")
+            ):
+                assert dev.get("type") in ("pty", "unix", "file", "spicevmc", "null"), (
+                    f"{obj.name}: {dev.tag} of type {dev.get('type')}"
+                )
+
+
+def _assert_nothing_world_writable(session: LabSession) -> None:
+    for path in [session.lab_dir, *session.lab_dir.rglob("*")] if session.lab_dir.exists() else []:
+        if not path.is_symlink():
+            assert not path.stat().st_mode & stat.S_IWOTH, f"{path} is world-writable"
 
 
 CASES = [(lab, wrong) for lab in LABS for wrong in WRONG.get(lab.id, [])]
