@@ -26,7 +26,8 @@ MAX_FILE_BYTES = 512 * 1024  # a topic file is a few dozen KiB; refuse anything 
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-\d{3}$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _OPTION = re.compile(r"^-\s+\[([ xX])\]\s+`([a-z])`\s+(.+?)\s*\|\|\s*(.+?)\s*$")
-_RUBRIC = re.compile(r"^-\s+(\d+)\s*\|\s*(.+?)\s*/\s*(.+?)\s*\|\s*(.+?)\s*$")
+# " / " with spaces separates the labels, so "I/O" or "VT-x/AMD-V" can stand in a label.
+_RUBRIC = re.compile(r"^-\s+(\d+)\s*\|\s*(.+?)\s+/\s+(.+?)\s*\|\s*(.+?)\s*$")
 _FIELD = re.compile(r"^-\s+([a-z]+):\s*(.*?)\s*$")
 
 

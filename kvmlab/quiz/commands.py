@@ -174,6 +174,11 @@ def parse(line: str) -> Parsed:
     return _parse_args(spec_for(tool, sub), rest, line)
 
 
+def _words(*parts: str) -> str:
+    """A free-text tail (qemu-monitor-command's --cmd): 'info kvm' quoted or not is the same."""
+    return " ".join(" ".join(parts).split())
+
+
 def _parse_args(spec: Spec, args: list[str], line: str) -> Parsed:
     values: dict[str, list[str]] = {}
     flags: set[str] = set()
@@ -199,7 +204,7 @@ def _parse_args(spec: Spec, args: list[str], line: str) -> Parsed:
                 else:
                     raise CommandError(f"{opt} needs a value")
                 if param.rest:
-                    values.setdefault(param.name, []).extend([value, *args[i + 1 :]])
+                    values[param.name] = [_words(value, *args[i + 1 :])]
                     break
                 if param.name in values and not param.repeat:
                     raise CommandError(f"{opt} is given twice")
@@ -221,7 +226,7 @@ def _parse_args(spec: Spec, args: list[str], line: str) -> Parsed:
             if k >= len(free):
                 raise CommandError(f"unexpected argument {word!r} for {spec.tool}{' ' + spec.sub if spec.sub else ''}")
             if free[k].rest:
-                values[free[k].name] = positionals[k:]
+                values[free[k].name] = [_words(*positionals[k:])]
                 break
             values[free[k].name] = [word]
     for param in spec.params:
