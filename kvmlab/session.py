@@ -11,15 +11,15 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import libvirt
 
-from kvmlab import accel, paths, sandbox
+from kvmlab import accel, paths, sandbox, variants
 from kvmlab.connection import Connection
 from kvmlab.errors import GuestTimeout, HostCannot, KvmlabError
 from kvmlab.grading import Check, Report, check, collect
@@ -40,6 +40,7 @@ from kvmlab.xmlviews import DomainXML, NetworkXML, PoolXML
 GUEST_BOOT_TIMEOUT = 120.0  # TCG on a busy 2-core host; a KVM boot takes ~1 s
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -143,6 +144,28 @@ class LabSession:
         self.owners.confirm(obj)
         return path
 
+    def make_copy(self, path: Path, source: Path, fmt: str = "qcow2") -> Path:
+        """An owned, standalone copy of an image (qemu-img convert): no backing file, the source never written."""
+        obj = self.claim("file", str(path))
+        if not path.exists():
+            partial = path.with_name(path.name + ".partial")
+            try:
+                run(["qemu-img", "convert", "-q", "-O", fmt, str(source), str(partial)])
+                partial.chmod(0o644)  # a copy of a read-only image is the trainee's to change
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
+        self.owners.confirm(obj)
+        return path
+
+    def write_file(self, path: Path, text: str) -> Path:
+        """An owned file with this content (e.g. XML handed to the trainee); a later start keeps their edits."""
+        obj = self.claim("file", str(path))
+        if not path.exists():
+            path.write_text(text)
+        self.owners.confirm(obj)
+        return path
+
     def define_domain(self, xml: str) -> libvirt.virDomain:
         name = DomainXML.from_xml(xml).name or ""
         obj = self.claim("domain", name)
@@ -169,6 +192,26 @@ class LabSession:
             pool = self.connection.conn.storagePoolDefineXML(xml, 0)
         self.owners.confirm(obj, pool.UUIDString())
         return pool
+
+    # -- per-trainee variants (kvmlab.variants) --------------------------------
+
+    @property
+    def canonical(self) -> bool:
+        """The default trainee outside a class gets each lab's canonical values (the seed's)."""
+        return self.trainee.is_default and variants.class_seed() is None
+
+    def variant(self, key: str, choices: Sequence[T]) -> T:
+        """This trainee's pick among ``choices`` (``choices[0]`` when canonical)."""
+        return variants.choose(self.trainee.name, self.lab.id, key, choices, self.canonical)
+
+    def mac(self, key: str, canonical: str) -> str:
+        return canonical if self.canonical else variants.mac(self.trainee.name, self.lab.id, key)
+
+    def subnet(self, key: str, canonical: str) -> str:
+        """An IPv4 /24 for an isolated network that no other trainee's network on this host overlaps."""
+        if self.canonical:
+            return canonical
+        return variants.subnet(f"{self.trainee.name}/{self.lab.id}/{key}")
 
     def ifname(self, base: str) -> str:
         """A host interface name (bridge, tap) for this trainee: Linux allows 15 bytes.
@@ -378,6 +421,7 @@ class LabSession:
                     notes.append(note)
                 self.owners.drop(obj)
             self.owners.lab_finished(self.lab.id)
+            variants.release(f"{self.trainee.name}/{self.lab.id}/")
         trainee_dir = self.lab_dir.parent
         if trainee_dir.is_dir() and not any(trainee_dir.iterdir()):
             trainee_dir.rmdir()  # shared parent: removed only once it is empty

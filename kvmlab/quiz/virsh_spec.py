@@ -2,7 +2,9 @@
 
 ``virsh help SUBCOMMAND`` lists every option as ``[--name] <type>`` (may be
 given positionally, in that order), ``--name <type>`` (takes a value) or
-``--name`` (a flag). We record that once per libvirt release in
+``--name`` (a flag). Its help does not show which value-taking options may
+also be given as bare words (``virsh vcpupin centos 0 1``), so that is asked of
+virsh's own parser (probe_positional). We record it all once per libvirt release in
 ``specs/virsh.json`` (``python -m kvmlab.quiz.virsh_spec`` regenerates it) so
 answers can be checked without a daemon, and the test suite compares the
 recording with the installed virsh.
@@ -48,6 +50,33 @@ def parse_help(text: str) -> dict[str, Any]:
     return {"synopsis": synopsis, "options": options}
 
 
+def _slots(command: str, named: tuple[str, ...] = ()) -> int | None:
+    """How many bare words virsh's parser gives to options, with ``named`` given by name.
+
+    virsh puts bare words into its value-taking options in order, except the
+    ones it declares name-only, and says "unexpected data" for the first word
+    it cannot place. Parsing happens before the command runs, so the test
+    driver is enough. None: an option swallows the rest (qemu-monitor-command).
+    """
+    words = [f"kvmlabp{i}" for i in range(16)]
+    argv = ["virsh", "-c", "test:///default", command]
+    for name in named:
+        argv += [f"--{name}", "kvmlabv"]
+    err = subprocess.run([*argv, *words], capture_output=True, text=True).stderr
+    match = re.search(r"unexpected data 'kvmlabp(\d+)'", err)
+    return int(match.group(1)) if match else None
+
+
+def probe_positional(command: str, options: list[dict[str, Any]]) -> None:
+    """Mark which value-taking options virsh also accepts as bare words (``positional``)."""
+    base = _slots(command)
+    if base is None:
+        return  # keep what `virsh help` says: [--name] options are positional
+    for opt in options:
+        if opt["value"] is not None and not opt["rest"]:
+            opt["positional"] = _slots(command, (opt["name"],)) == base - 1
+
+
 def list_commands() -> list[str]:
     out = subprocess.run(["virsh", "help"], capture_output=True, text=True, check=True).stdout
     return sorted({m.group(1) for line in out.splitlines() if (m := _COMMAND.match(line))})
@@ -58,7 +87,9 @@ def generate() -> dict[str, Any]:
     commands = {}
     for name in list_commands():
         text = subprocess.run(["virsh", "help", name], capture_output=True, text=True, check=True).stdout
-        commands[name] = parse_help(text)
+        spec = parse_help(text)
+        probe_positional(name, spec["options"])
+        commands[name] = spec
     return {"virsh_version": version, "commands": commands}
 
 

@@ -68,7 +68,7 @@ def test_hmp_cmd_may_be_named_or_positional() -> None:
         ("virsh setvcpus centos", "needs --count"),
         ("virsh dumpxml 'centos", "unbalanced quotes"),
         ("brctl show", "not a command kvmlab can check"),
-        ("virsh dumpxml centos extra", "unexpected argument 'extra'"),
+        ("virsh dominfo centos extra", "unexpected argument 'extra'"),
         ("virsh dumpxml centos --xpath", "--xpath needs a value"),
     ],
 )

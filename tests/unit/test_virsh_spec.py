@@ -26,7 +26,17 @@ from kvmlab.quiz import virsh_spec
 )
 def test_recorded_options_match_installed_virsh(command: str) -> None:
     live = subprocess.run(["virsh", "help", command], capture_output=True, text=True, check=True).stdout
-    assert virsh_spec.parse_help(live) == virsh_spec.load()["commands"][command]
+    spec = virsh_spec.parse_help(live)
+    virsh_spec.probe_positional(command, spec["options"])
+    assert spec == virsh_spec.load()["commands"][command]
+
+
+def test_bare_words_go_where_virsh_puts_them() -> None:
+    from kvmlab.quiz.commands import parse
+
+    assert parse("virsh vcpupin centos 0 1").values == parse("virsh vcpupin centos --vcpu 0 --cpulist 1").values
+    with pytest.raises(ValueError, match="unexpected argument '//name'"):
+        parse("virsh dumpxml centos //name")  # --xpath is name-only: virsh says "unexpected data"
 
 
 def test_every_installed_command_is_recorded() -> None:
