@@ -182,9 +182,11 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
 
+    from kvmlab.classroom import cli as class_cli
     from kvmlab.quiz import cli as quiz_cli
 
     quiz_cli.add_parsers(sub)
+    class_cli.add_parsers(sub)
 
     st = labsub.add_parser("status", help="what this trainee owns right now")
     st.add_argument("--trainee", metavar="NAME")

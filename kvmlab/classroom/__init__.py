@@ -1,0 +1,1 @@
+"""The instructor's half: rosters, class-wide lab commands, signed grades, reports."""

@@ -1,0 +1,151 @@
+"""``kvmlab class ...``: argument wiring for the instructor's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kvmlab.classroom import reports, roster, runner, signing
+from kvmlab.classroom.gradebook import Gradebook, verify_export
+from kvmlab.errors import UsageError
+
+
+def _progress(msg: str) -> None:
+    print(f"kvmlab: {msg}", file=sys.stderr, flush=True)
+
+
+def _runner(args: argparse.Namespace) -> runner.ClassRunner:
+    return runner.ClassRunner(roster.load(Path(args.roster)), _progress, parallel=args.parallel)
+
+
+def _summary(outcomes: list[runner.Outcome], verb: str) -> int:
+    failed = [o for o in outcomes if not o.ok]
+    print(f"{verb}: {len(outcomes) - len(failed)}/{len(outcomes)} trainees done", file=sys.stderr)
+    for o in failed:
+        print(f"  {o.trainee} ({o.uri}): {o.detail}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    return _summary(_runner(args).start(args.lab), "start")
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    return _summary(_runner(args).solve(args.lab), "solve")
+
+
+def cmd_finish(args: argparse.Namespace) -> int:
+    return _summary(_runner(args).finish(args.lab), "finish")
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    outcomes = _runner(args).grade(args.lab, Gradebook())
+    graded = [o for o in outcomes if o.report is not None]
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "trainee": o.trainee,
+                        "uri": o.uri,
+                        "ok": o.ok,
+                        "detail": o.detail,
+                        "result": o.report.to_dict() if o.report else None,
+                    }
+                    for o in outcomes
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for o in outcomes:
+            verdict = ("pass" if o.report.passed else "fail") if o.report else "not graded"
+            print(f"{o.trainee:<14} {verdict:<10} {o.detail}")
+    passed = sum(1 for o in graded if o.report and o.report.passed)
+    print(
+        f"graded {len(graded)}/{len(outcomes)} trainees, {passed} pass; results signed into the gradebook",
+        file=sys.stderr,
+    )
+    return 1 if len(graded) < len(outcomes) else 0
+
+
+def cmd_exam(args: argparse.Namespace) -> int:
+    if args.minutes <= 0:
+        raise UsageError("--minutes must be positive", "e.g. kvmlab class exam hotadd-disk --minutes 45 --roster R")
+    results = runner.exam(_runner(args), args.labs, args.minutes, Gradebook(), wait=not args.no_wait)
+    return max(_summary(outcomes, f"exam {lab}") for lab, outcomes in results.items())
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    book = Gradebook()
+    attempts = book.attempts(args.class_name, args.lab)
+    tampered = [a for a in attempts if not a.verified]
+    for a in tampered:
+        print(
+            f"kvmlab: REJECTED attempt #{a.id}: its signature does not match (edited outside kvmlab)", file=sys.stderr
+        )
+    latest = book.latest(args.class_name, args.lab) if not args.all else [a for a in attempts if a.verified]
+    text = reports.render(
+        latest, args.format, title=f"kvmlab gradebook{f' — {args.class_name}' if args.class_name else ''}"
+    )
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"kvmlab: wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 1 if tampered else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    try:
+        data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UsageError(
+            f"cannot read {args.file}: {err}", "pass a file written by kvmlab class report --format json"
+        ) from None
+    if not isinstance(data, list):
+        raise UsageError(f"{args.file} is not a kvmlab results file", "use kvmlab class report --format json")
+    results = verify_export(data, signing.load_key(create=False))
+    bad = [n for n, ok in results if not ok]
+    for n in bad:
+        item = data[n] if isinstance(data[n], dict) else {}
+        print(f"FORGED or edited: result #{n} ({item.get('trainee')}, {item.get('lab')})")
+    print(f"{len(results) - len(bad)}/{len(results)} results verify", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cls = sub.add_parser("class", help="the instructor's commands: a whole class at once, signed gradebook")
+    csub = cls.add_subparsers(dest="class_command", required=True)
+    for name, func, help_text in (
+        ("start", cmd_start, "start LAB for every trainee of the roster"),
+        ("solve", cmd_solve, "apply the reference solution for every trainee (demos, tests)"),
+        ("grade", cmd_grade, "grade LAB for every trainee on their host; sign the results into the gradebook"),
+        ("finish", cmd_finish, "finish LAB for every trainee"),
+    ):
+        p = csub.add_parser(name, help=help_text)
+        p.add_argument("lab", metavar="LAB")
+        p.add_argument("--roster", required=True, metavar="FILE", help="the class roster (TOML)")
+        p.add_argument("--parallel", type=int, default=1, metavar="N", help="trainees at once (default 1)")
+        if name == "grade":
+            p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+    ex = csub.add_parser("exam", help="start labs with a deadline and grade them automatically at the deadline")
+    ex.add_argument("labs", nargs="+", metavar="LAB")
+    ex.add_argument("--roster", required=True, metavar="FILE")
+    ex.add_argument("--minutes", type=float, required=True)
+    ex.add_argument("--parallel", type=int, default=1, metavar="N")
+    ex.add_argument("--no-wait", action="store_true", help="return after starting; grade later (marked late)")
+    ex.set_defaults(func=cmd_exam)
+    rep = csub.add_parser("report", help="export the gradebook: CSV, JSON, JUnit XML or HTML with pass rates")
+    rep.add_argument("--format", choices=reports.FORMATS, default="csv")
+    rep.add_argument("--class", dest="class_name", metavar="NAME")
+    rep.add_argument("--lab", metavar="LAB")
+    rep.add_argument("--all", action="store_true", help="every attempt, not only each trainee's latest")
+    rep.add_argument("--out", metavar="FILE")
+    rep.set_defaults(func=cmd_report)
+    ver = csub.add_parser("verify", help="check the signatures of an exported JSON results file")
+    ver.add_argument("file", metavar="FILE")
+    ver.set_defaults(func=cmd_verify)

@@ -1,0 +1,77 @@
+"""A class roster: who is in the class and on which libvirt host each one works.
+
+class = "kvm-spring"
+seed = "a secret only the instructor knows"   # per-trainee variants; default: the class name
+
+[[trainee]]
+name = "alice"                                 # uri defaults to qemu:///system
+
+[[trainee]]
+name = "bob"
+uri = "qemu+ssh://root@hv2.example.org/system"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from kvmlab.errors import InvalidName, UsageError
+from kvmlab.trainee import Trainee, validate
+
+DEFAULT_URI = "qemu:///system"
+
+
+@dataclass(frozen=True)
+class Member:
+    trainee: Trainee
+    uri: str
+
+
+@dataclass(frozen=True)
+class Roster:
+    name: str
+    seed: str
+    members: tuple[Member, ...]
+    path: Path
+
+    @property
+    def uris(self) -> list[str]:
+        return sorted({m.uri for m in self.members})
+
+
+def load(path: Path) -> Roster:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no roster at {path}", "write one (see `kvmlab class --help` and the README)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not valid TOML: {err}", "fix the roster file") from None
+    name = data.get("class")
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f'{path}: the roster needs `class = "NAME"`', "add the class name at the top")
+    seed = data.get("seed", name)
+    entries = data.get("trainee", [])
+    if not isinstance(entries, list) or not entries:
+        raise UsageError(f"{path}: no trainees", 'add [[trainee]] entries with name = "..."')
+    members: list[Member] = []
+    seen: set[str] = set()
+    for n, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise UsageError(f"{path}: trainee #{n} has no name", 'each [[trainee]] needs name = "..."')
+        try:
+            trainee_name = validate(entry["name"])
+        except InvalidName as err:
+            raise UsageError(f"{path}: trainee #{n}: {err.message}", err.hint) from None
+        if trainee_name in seen:
+            raise UsageError(f"{path}: trainee {trainee_name} is listed twice", "keep one entry per trainee")
+        seen.add(trainee_name)
+        uri = entry.get("uri", DEFAULT_URI)
+        if not isinstance(uri, str) or "://" not in uri:
+            raise UsageError(
+                f"{path}: trainee {trainee_name}: uri {uri!r} is not a libvirt URI",
+                "e.g. qemu:///system or qemu+ssh://root@host/system",
+            )
+        members.append(Member(Trainee(trainee_name), uri))
+    return Roster(name.strip(), str(seed), tuple(members), path)
