@@ -38,7 +38,7 @@ class HotAddDisk(Lab):
             domain=session.name("vm-disk"),
             image=str(session.path("data.qcow2")),
             format="qcow2",
-            size_gib=1,
+            size_gib=session.variant("size", (1, 2, 3)),
             target="vdb",
             uri=session.uri,
         )
