@@ -19,7 +19,7 @@ test: setup lint
 	$(BIN)/pytest
 
 unit:
-	$(BIN)/pytest tests/unit -q -p no:nbval
+	$(BIN)/pytest tests/unit -q
 
 lint:
 	$(BIN)/ruff check kvmlab graders tests bench conftest.py

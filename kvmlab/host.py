@@ -10,6 +10,8 @@ from kvmlab.resources.domain import Domain
 from kvmlab.resources.image import Image
 from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
+from kvmlab.resources.process import PidFileProcess
+from kvmlab.resources.qmp import QmpSocket
 
 
 class Host:
@@ -34,6 +36,14 @@ class Host:
 
     def bridge(self, name: str) -> Bridge:
         return Bridge(name)
+
+    def qmp(self, socket_path: str | Path) -> QmpSocket:
+        """A QEMU's QMP socket (a QEMU started by hand, without libvirt)."""
+        return QmpSocket(socket_path)
+
+    def process(self, pid_file: str | Path) -> PidFileProcess:
+        """The process a pid file names, as long as its command line still names that pid file."""
+        return PidFileProcess(pid_file)
 
     def domain_names(self) -> list[str]:
         return sorted(d.name() for d in self.connection.conn.listAllDomains(0))

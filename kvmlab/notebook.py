@@ -13,7 +13,9 @@ import os
 import sys
 from pathlib import Path
 
+from kvmlab import guestfs
 from kvmlab.connection import default_uri
+from kvmlab.errors import UsageError
 from kvmlab.host import Host
 from kvmlab.labs import registry
 from kvmlab.labs.base import Params
@@ -48,7 +50,14 @@ class NotebookLab:
     def start(self) -> None:
         self.session.start()
         print(f"Lab {self.session.lab.id} is ready for trainee {self.session.trainee.name}.")
+        if "libguestfs" in self.session.lab.requires:
+            self.prepare_guestfs()
         self.show_params()
+
+    def prepare_guestfs(self) -> None:
+        """Set libguestfs's variables for `!virt-customize` and friends: direct backend, TCG where KVM is unusable."""
+        for key, value in guestfs.prepare(self.session.verdict.accel).items():
+            print(f"libguestfs: {key}={value}")
 
     def show_params(self) -> None:
         print("Your parameters (use them as {p.NAME} in ! commands):")
@@ -61,6 +70,13 @@ class NotebookLab:
     def solve(self) -> None:
         """The reference solution (for instructors and automated runs)."""
         self.session.solve()
+
+    def wait_ready(self, domain: str | None = None) -> None:
+        """After `!virsh start`: wait until the guest has booted and its agent answers (default: p.domain)."""
+        name = domain or getattr(self.params, "domain", None)
+        if not isinstance(name, str) or not name:
+            raise UsageError("this lab has no guest of its own to wait for", "name it: lab.wait_ready(DOMAIN)")
+        self.session.wait_ready(name)
 
     def quiz(self, lang: str = "en") -> QuizCard:
         """The quiz card of this lab's topic (same checking and progress as `kvmlab quiz`)."""

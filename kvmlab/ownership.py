@@ -25,7 +25,9 @@ from kvmlab import paths
 from kvmlab.errors import Busy
 from kvmlab.trainee import Trainee
 
-KINDS_IN_REMOVAL_ORDER = ("domain", "network", "pool", "bridge", "file", "dir")
+# A hand-started process (kind "process", named by its pid file) goes first:
+# it may hold files open that are removed later.
+KINDS_IN_REMOVAL_ORDER = ("process", "domain", "network", "pool", "bridge", "file", "dir")
 LIBVIRT_KINDS = frozenset({"domain", "network", "pool"})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kvmlab.errors import CommandFailed, HostCannot
 
@@ -17,7 +17,12 @@ def which(tool: str, package: str) -> str:
 
 
 def run(
-    argv: Sequence[str], *, timeout: float = 120, check: bool = True, input: str | None = None
+    argv: Sequence[str],
+    *,
+    timeout: float = 120,
+    check: bool = True,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (never through a shell) and return its output.
 
@@ -25,7 +30,7 @@ def run(
     what a trainee needs to see to understand what went wrong.
     """
     try:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input)
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input, env=env)
     except FileNotFoundError as err:
         raise HostCannot(f"{argv[0]} is not installed", "run `make setup` to install the host tools") from err
     except subprocess.TimeoutExpired as err:

@@ -21,6 +21,7 @@ from kvmlab.guestxml import OWNER_NS
 from kvmlab.ownership import LIBVIRT_KINDS, Owned, Ownership
 from kvmlab.procs import run
 from kvmlab.resources.bridge import SYS_NET
+from kvmlab.resources.process import PidFileProcess
 from kvmlab.xmlviews import parse
 
 _LOOKUP_BY_NAME = {
@@ -79,21 +80,24 @@ def _remove_libvirt(conn: libvirt.virConnect, obj: Owned, trainee: str) -> str |
         owner = owner_of(handle)
         if obj.uuid is None and owner is not None and owner != trainee:
             return f"domain {obj.name} is marked as trainee {owner}'s: left alone"
+        persistent = handle.isPersistent()  # asked first: a transient object is gone once destroyed
         if handle.isActive():
             handle.destroy()
-        if handle.isPersistent():
+        if persistent:
             _undefine_domain(handle)
     elif obj.kind == "network":
         assert isinstance(handle, libvirt.virNetwork)
+        persistent = handle.isPersistent()  # asked first: a transient object is gone once destroyed
         if handle.isActive():
             handle.destroy()
-        if handle.isPersistent():
+        if persistent:
             handle.undefine()
     elif obj.kind == "pool":
         assert isinstance(handle, libvirt.virStoragePool)
+        persistent = handle.isPersistent()  # asked first: a transient object is gone once destroyed
         if handle.isActive():
             handle.destroy()
-        if handle.isPersistent():
+        if persistent:
             handle.undefine()
     return None
 
@@ -159,6 +163,27 @@ def _remove_path(obj: Owned) -> str | None:
     return None
 
 
+def _remove_process(obj: Owned) -> str | None:
+    """Stop a hand-started process named by its pid file, then remove the pid file.
+
+    Only a pid file inside kvmlab's data directory is trusted, and only a
+    process whose command line still names that pid file is signalled.
+    """
+    path = Path(obj.name)
+    if not os.path.lexists(path):
+        return None
+    if not _inside_data_dir(path):
+        return f"{path} is outside kvmlab's data directory: left alone"
+    if path.is_symlink():
+        path.unlink()  # a planted link is removed itself, never followed or read
+        return None
+    if not path.is_file():
+        return f"{path} is not a pid file: left alone"
+    note = PidFileProcess(path).stop()
+    path.unlink(missing_ok=True)  # QEMU removes its pid file on exit, other programs may not
+    return note
+
+
 def _remove_bridge(obj: Owned) -> str | None:
     if not (SYS_NET / obj.name / "bridge").is_dir():
         return None
@@ -176,6 +201,8 @@ def remove(connection: Connection, obj: Owned, trainee: str) -> str | None:
         return _remove_libvirt(connection.conn, obj, trainee)
     if obj.kind == "bridge":
         return _remove_bridge(obj)
+    if obj.kind == "process":
+        return _remove_process(obj)
     return _remove_path(obj)
 
 

@@ -186,6 +186,7 @@ class DiskXML(View):
     bus = Text("target", "bus")
     readonly = Flag("readonly")
     serial = Text("serial")
+    alias = Text("alias", "name")  # live XML only: QEMU's device id (virtio-disk1)
 
     @property
     def source(self) -> str | None:
@@ -199,6 +200,15 @@ class DiskXML(View):
             chain.append(src.get("file") or src.get("dev") or "")  # type: ignore[union-attr]
             node = node.find("backingStore")
         return chain
+
+
+class ControllerXML(View):
+    type = Text(".", "type")
+    model = Text(".", "model")
+    index = Int(".", "index")
+    queues = Int("driver", "queues")
+    iothread = Int("driver", "iothread")
+    alias = Text("alias", "name")  # live XML only
 
 
 class InterfaceXML(View):
@@ -244,6 +254,8 @@ class DomainXML(View):
     video_model = Text("devices/video/model", "type")
     hugepages = Flag("memoryBacking/hugepages")
     balloon_model = Text("devices/memballoon", "model")
+    serial_log = Text("devices/serial/log", "file")  # where libvirt copies the serial console
+    hyperv_spinlock_retries = Int("features/hyperv/spinlocks", "retries")
 
     @property
     def vcpu_current(self) -> int | None:
@@ -267,12 +279,25 @@ class DomainXML(View):
     def graphics(self) -> list[GraphicsXML]:
         return self._views("devices/graphics", GraphicsXML)
 
-    def controllers(self, kind: str) -> list[View]:
-        return self._views(f"devices/controller[@type='{kind}']", View)
+    def controllers(self, kind: str) -> list[ControllerXML]:
+        return self._views(f"devices/controller[@type='{kind}']", ControllerXML)
+
+    def iothread_ids(self) -> list[int]:
+        """IOThread ids a disk or controller may name: <iothreadids>, else 1..<iothreads>."""
+        ids = [int(t.get("id", "0")) for t in self.node.findall("iothreadids/iothread")]
+        return sorted(ids) if ids else list(range(1, (self.iothreads or 0) + 1))
+
+    def hugepage_sizes_kib(self) -> list[int]:
+        """Page sizes asked in <memoryBacking><hugepages><page size=.../>; empty means the host's default size."""
+        return [to_kib(p.get("size", "0"), p.get("unit")) for p in self.node.findall("memoryBacking/hugepages/page")]
 
     def hyperv_features(self) -> dict[str, str]:
         node = self.node.find("features/hyperv")
         return {child.tag: child.get("state", "") for child in node} if node is not None else {}
+
+    def timers(self) -> dict[str, dict[str, str]]:
+        """<clock><timer name=... present=... tickpolicy=.../>: name -> its attributes."""
+        return {t.get("name", ""): dict(t.attrib) for t in self.node.findall("clock/timer")}
 
     def features(self) -> set[str]:
         node = self.node.find("features")
@@ -305,6 +330,7 @@ class NetworkXML(View):
     uuid = Text("uuid")
     bridge = Text("bridge", "name")
     forward_mode = Text("forward", "mode")
+    forward_managed = YesNo("forward", "managed")
     ip_address = Text("ip", "address")
     netmask = Text("ip", "netmask")
     prefix = Int("ip", "prefix")

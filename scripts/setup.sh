@@ -14,6 +14,8 @@ APT_PACKAGES=(
     libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
     busybox-static e2fsprogs dnsmasq-base iproute2 openssh-client
     libguestfs-tools virtinst virt-v2v
+    # lspci for the SR-IOV lab (PCI devices, Ethernet controllers)
+    pciutils
     # Debian's cloud kernel: the lab guest is built from it, and libguestfs
     # (offline password, templates) boots its appliance with the kernel in /boot.
     linux-image-cloud-amd64

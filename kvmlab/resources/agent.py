@@ -39,6 +39,13 @@ def poll(read: Callable[[], T], good: Callable[[T], bool], seconds: float, inter
     return value
 
 
+@dataclass(frozen=True)
+class PciDevice:
+    slot: str  # 0000:00:03.0
+    id: str  # vendor:device, e.g. 8086:100e (an e1000 NIC)
+    driver: str  # the guest driver bound to it, "" when none claims it
+
+
 @dataclass
 class ExecResult:
     exitcode: int
@@ -127,3 +134,23 @@ class GuestAgent:
             if rest.strip().endswith("kB"):
                 info[key] = int(rest.split()[0])
         return info
+
+    def balloon_kib(self) -> int:
+        """What the virtio balloon holds right now, as the guest kernel counts it (/proc/vmstat, 4 KiB pages)."""
+        counters = dict(line.partition(" ")[::2] for line in self.read("/proc/vmstat").splitlines())
+        return (int(counters.get("balloon_inflate", 0)) - int(counters.get("balloon_deflate", 0))) * 4
+
+    def pci_devices(self) -> list[PciDevice]:
+        """PCI devices the guest kernel found, with the driver bound to each (from sysfs, as lspci -k shows)."""
+        script = (
+            "for d in /sys/bus/pci/devices/*; do drv=; "
+            '[ -e "$d/driver" ] && drv=$(basename "$(readlink "$d/driver")"); '
+            'echo "${d##*/} $(cat "$d/vendor") $(cat "$d/device") $drv"; done'
+        )
+        found = []
+        for line in self.run(["/bin/sh", "-c", script]).stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 3:
+                vendor, device = parts[1].removeprefix("0x"), parts[2].removeprefix("0x")
+                found.append(PciDevice(parts[0], f"{vendor}:{device}", parts[3] if len(parts) > 3 else ""))
+        return found

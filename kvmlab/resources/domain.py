@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import libvirt
+import libvirt_qemu
 
 from kvmlab.connection import lookup
+from kvmlab.resources import runlog
 from kvmlab.resources.agent import GuestAgent
 from kvmlab.xmlviews import DomainXML
 
@@ -84,3 +89,22 @@ class Domain:
     def memory_stats(self) -> dict[str, int]:
         dom = self.handle
         return dict(dom.memoryStats()) if dom is not None and dom.isActive() else {}
+
+    def qmp(self, command: str, arguments: dict[str, Any] | None = None) -> Any:
+        """Ask the domain's QEMU over libvirt's QMP monitor (``virsh qemu-monitor-command``); None if not running.
+
+        libvirt marks the domain "tainted" for this: fine for lab guests, and
+        the only way to ask QEMU what libvirt does not model (``query-kvm``).
+        """
+        dom = self.handle
+        if dom is None or not dom.isActive():
+            return None
+        payload: dict[str, Any] = {"execute": command}
+        if arguments:
+            payload["arguments"] = arguments
+        return json.loads(libvirt_qemu.qemuMonitorCommand(dom, json.dumps(payload), 0)).get("return")
+
+    def runs(self) -> list[runlog.Run] | None:
+        """This domain's runs (start, stop, why it stopped) from libvirt's log; None when unreadable."""
+        uuid = self.uuid
+        return None if uuid is None else runlog.runs(self.conn.getURI(), self.name, uuid)

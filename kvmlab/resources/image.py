@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kvmlab.procs import run
+from kvmlab.resources.imagefs import ImageFiles, image_files
 
 
 class Image:
@@ -51,3 +54,14 @@ class Image:
         proc = run(["qemu-img", "check", "-U", str(self.path)], check=False)
         text = (proc.stdout + proc.stderr).strip()
         return proc.returncode == 0 or "does not support checks" in text, text
+
+    @property
+    def mode(self) -> int | None:
+        """Permission bits (0o444 for a read-only base image); None when missing."""
+        return self.path.stat().st_mode & 0o7777 if self.exists else None
+
+    @contextmanager
+    def files(self) -> Iterator[ImageFiles]:
+        """Read files inside the image without booting or mounting it (see kvmlab.resources.imagefs)."""
+        with image_files(self.path) as fs:
+            yield fs

@@ -27,6 +27,12 @@ class Pool:
         return pool is not None and pool.isActive() == 1
 
     @property
+    def is_persistent(self) -> bool:
+        """Defined (survives a libvirtd restart), not only created (transient)."""
+        pool = self.handle
+        return pool is not None and pool.isPersistent() == 1
+
+    @property
     def is_autostart(self) -> bool:
         pool = self.handle
         return pool is not None and pool.autostart() == 1

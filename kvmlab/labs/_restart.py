@@ -1,0 +1,35 @@
+"""Restarting a lab guest the way a trainee does: `virsh shutdown`, wait, `virsh start`.
+
+A new vCPU or memory *maximum* is read by QEMU only when it starts, so the
+vCPU and memory labs need a real power cycle (a guest reboot keeps the same
+QEMU process and changes nothing). Not a lab module: the leading underscore
+keeps it out of the registry.
+"""
+
+from __future__ import annotations
+
+from kvmlab.errors import GuestTimeout
+from kvmlab.resources.agent import poll
+from kvmlab.session import LabSession
+
+SHUTDOWN_TIMEOUT = 60.0  # the tiny guest powers off in ~1 s; TCG on a busy host is slower
+
+
+def shut_down(session: LabSession, domain: str, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+    """`virsh shutdown` (graceful: ACPI power button or the guest agent), then wait until it is off."""
+    vm = session.host.domain(domain)
+    if not vm.is_running:
+        return
+    session.virsh("shutdown", domain)
+    if poll(lambda: vm.is_running, lambda running: not running, seconds=timeout, interval=0.25):
+        raise GuestTimeout(
+            f"guest {domain} did not shut down within {timeout:.0f} s",
+            f"force it off: virsh destroy {domain} (a hard power-off, like pulling the plug)",
+        )
+
+
+def restart(session: LabSession, domain: str) -> None:
+    """Power-cycle the guest so QEMU starts again with the persistent definition."""
+    shut_down(session, domain)
+    session.virsh("start", domain)
+    session.wait_ready(domain)

@@ -1,0 +1,179 @@
+"""Lab: read, edit and redefine libvirt XML: a domain, a network, a pool (seed questions 10-12).
+
+Start defines the domain (the tiny guest, shut off) and the network, so there
+is real XML to dump; the trainee edits both and redefines them, then builds
+the storage pool from nothing and puts a volume in it. The seed names them
+``tianyun``, ``mynet`` and ``mypool``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from kvmlab.labs.base import Lab, Params
+from kvmlab.session import LabSession
+from kvmlab.xmlviews import parse
+
+# Not started by the lab, so it never competes with another network for its
+# subnet; libvirt's documentation uses this one in its examples.
+MYNET_SUBNET = "192.168.100.0/24"
+
+
+@dataclass(frozen=True)
+class DumpXmlParams(Params):
+    domain: str
+    memory_mib: int  # asked: both <memory> and <currentMemory>
+    vcpus: int  # asked: the guest boots with this many
+    description: str
+    domain_xml: str  # where the trainee saves `virsh dumpxml`
+    network: str
+    network_bridge: str
+    subnet: str
+    dhcp_start: str  # asked range
+    dhcp_end: str
+    network_xml: str
+    pool: str
+    pool_path: str  # the dir pool's target directory
+    pool_xml: str
+    volume: str
+    volume_format: str
+    volume_size_gib: int
+    uri: str
+
+    @property
+    def volume_path(self) -> str:
+        return str(Path(self.pool_path) / self.volume)
+
+    @property
+    def volume_bytes(self) -> int:
+        return self.volume_size_gib * 1024**3
+
+
+def mynet_xml(p: DumpXmlParams) -> str:
+    """mynet as start defines it: isolated (no <forward>), DHCP over the whole subnet."""
+    net = ipaddress.IPv4Network(p.subnet)
+    hosts = list(net.hosts())
+    root = ET.Element("network")
+    ET.SubElement(root, "name").text = p.network
+    ET.SubElement(root, "bridge", name=p.network_bridge, stp="on", delay="0")
+    ip = ET.SubElement(root, "ip", address=str(hosts[0]), netmask=str(net.netmask))
+    dhcp = ET.SubElement(ip, "dhcp")
+    ET.SubElement(dhcp, "range", start=str(hosts[1]), end=str(hosts[-1]))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode")
+
+
+class DumpXml(Lab):
+    id: ClassVar[str] = "dumpxml"
+    title: ClassVar[str] = "Dump, edit and redefine libvirt XML"
+    topic: ClassVar[str] = "dumpxml"
+    seed_questions: ClassVar[tuple[int, ...]] = (10, 11, 12)
+    notebook: ClassVar[str] = "labs/10-dumpxml.ipynb"
+    # "guest": tianyun is the tiny guest's definition (its kernel and disk), never booted here.
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks")
+    grader: ClassVar[str] = "dumpxml"
+
+    def params(self, session: LabSession) -> DumpXmlParams:
+        net = ipaddress.IPv4Network(MYNET_SUBNET)
+        return DumpXmlParams(
+            domain=session.name("tianyun"),
+            memory_mib=512,
+            vcpus=2,
+            description="tianyun web server",
+            domain_xml=str(session.path("tianyun.xml")),
+            network=session.name("mynet"),
+            network_bridge=session.ifname("br-mynet"),
+            subnet=MYNET_SUBNET,
+            dhcp_start=str(net.network_address + 100),
+            dhcp_end=str(net.network_address + 200),
+            network_xml=str(session.path("mynet.xml")),
+            pool=session.name("mypool"),
+            pool_path=str(session.path("mypool")),
+            pool_xml=str(session.path("mypool.xml")),
+            volume="data.qcow2",
+            volume_format="qcow2",
+            volume_size_gib=1,
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.lab_guest(session.guest_spec("tianyun"), running=False)
+        session.define_network(mynet_xml(p))
+        # What the trainee makes; finish removes the volume file, then the pool's directory.
+        session.expect("pool", p.pool)
+        session.expect("dir", p.pool_path)
+        session.expect("file", p.volume_path)
+        for dump in (p.domain_xml, p.network_xml, p.pool_xml):
+            session.expect("file", dump)
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        solve_domain(session, p)
+        solve_network(session, p)
+        solve_pool(session, p)
+
+
+# The reference solution in parts, so the known-wrong solutions in the tests
+# can do all but one part right.
+
+
+def dump(session: LabSession, command: str, name: str, path: str) -> ET.Element:
+    """`virsh dumpxml NAME > PATH` (or net-dumpxml...), returned parsed for editing."""
+    text = session.virsh(command, name)
+    Path(path).write_text(text)
+    return parse(text, f"virsh {command} {name}")
+
+
+def save(root: ET.Element, path: str) -> None:
+    Path(path).write_text(ET.tostring(root, encoding="unicode"))
+
+
+def child(parent: ET.Element, path: str) -> ET.Element:
+    """The element at ``path`` (``a/b/c``), created if a trainee's edits removed it."""
+    node = parent
+    for tag in path.split("/"):
+        found = node.find(tag)
+        node = found if found is not None else ET.SubElement(node, tag)
+    return node
+
+
+def solve_domain(session: LabSession, p: DumpXmlParams) -> None:
+    root = dump(session, "dumpxml", p.domain, p.domain_xml)
+    for tag in ("memory", "currentMemory"):
+        el = child(root, tag)
+        el.set("unit", "MiB")
+        el.text = str(p.memory_mib)
+    vcpu = child(root, "vcpu")
+    vcpu.text = str(p.vcpus)
+    vcpu.set("current", str(p.vcpus))
+    child(root, "description").text = p.description
+    save(root, p.domain_xml)
+    session.virsh("define", p.domain_xml)
+
+
+def solve_network(session: LabSession, p: DumpXmlParams) -> None:
+    root = dump(session, "net-dumpxml", p.network, p.network_xml)
+    rng = child(root, "ip/dhcp/range")
+    rng.set("start", p.dhcp_start)
+    rng.set("end", p.dhcp_end)
+    save(root, p.network_xml)
+    session.virsh("net-define", p.network_xml)
+
+
+def solve_pool(session: LabSession, p: DumpXmlParams) -> None:
+    # --print-xml writes the XML instead of defining it: the file is what pool-dumpxml will show.
+    xml = session.virsh("pool-define-as", p.pool, "dir", "--target", p.pool_path, "--print-xml")
+    Path(p.pool_xml).write_text(xml)
+    session.virsh("pool-define", p.pool_xml)
+    session.virsh("pool-build", p.pool)
+    session.virsh("pool-start", p.pool)
+    make_volume(session, p)
+
+
+def make_volume(session: LabSession, p: DumpXmlParams) -> None:
+    session.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_size_gib}G", "--format", p.volume_format)

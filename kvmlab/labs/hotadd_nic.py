@@ -1,0 +1,108 @@
+"""Lab: hot-add a NIC to a running guest (seed question 16).
+
+The lab owns an isolated libvirt network (no <forward>: nothing leaves the
+host) and a running guest without a NIC; the trainee plugs a virtio NIC with
+an asked MAC into that network, live and persistent. The subnet is in the
+parameters: the default trainee gets 192.168.166.0/24, others one of
+192.168.160-199 chosen by their name, so a class can share a host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import ClassVar
+
+import libvirt
+
+from kvmlab.errors import HostCannot
+from kvmlab.labs.base import Lab, Params
+from kvmlab.session import LabSession
+
+DEFAULT_OCTET = 166
+OCTETS = range(160, 200)  # clear of the networks lab (122-155), dumpxml (100) and the tests' foreign nets (200+)
+
+
+@dataclass(frozen=True)
+class NicParams(Params):
+    domain: str
+    network: str
+    subnet: str  # 192.168.166.0/24
+    gateway: str  # the host's address on the network's bridge
+    mac: str
+    model: str
+    uri: str
+
+
+def _octet(session: LabSession) -> int:
+    if session.trainee.is_default:
+        return DEFAULT_OCTET
+    digest = hashlib.sha256(session.trainee.name.encode()).digest()
+    return OCTETS[digest[0] % len(OCTETS)]
+
+
+def network_xml(p: NicParams) -> str:
+    """An isolated network: no <forward> element, so libvirt routes and NATs nothing."""
+    net = ipaddress.ip_network(p.subnet)
+    root = ET.Element("network")
+    ET.SubElement(root, "name").text = p.network
+    ip = ET.SubElement(root, "ip", address=p.gateway, netmask=str(net.netmask))
+    dhcp = ET.SubElement(ip, "dhcp")
+    ET.SubElement(dhcp, "range", start=str(net.network_address + 100), end=str(net.network_address + 199))
+    return ET.tostring(root, encoding="unicode")
+
+
+class HotAddNic(Lab):
+    id: ClassVar[str] = "hotadd-nic"
+    title: ClassVar[str] = "Hot-add a NIC to a running guest"
+    topic: ClassVar[str] = "hot-add-nic"
+    seed_questions: ClassVar[tuple[int, ...]] = (16,)
+    notebook: ClassVar[str] = "labs/16-hotadd-nic.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks")
+    grader: ClassVar[str] = "hotadd_nic"
+
+    def params(self, session: LabSession) -> NicParams:
+        octet = _octet(session)
+        return NicParams(
+            domain=session.name("vm-nic"),
+            network=session.name("nicnet"),
+            subnet=f"192.168.{octet}.0/24",
+            gateway=f"192.168.{octet}.1",
+            # 52:54:00 is QEMU/KVM's prefix; c0:a8 is 192.168 in hex, then the subnet's octet.
+            mac=f"52:54:00:c0:a8:{octet:02x}",
+            model="virtio",
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        net = session.define_network(network_xml(p))
+        if not net.isActive():
+            try:
+                net.create()
+            except libvirt.libvirtError as err:
+                raise HostCannot(
+                    f"cannot start network {p.network} on {p.subnet}: {err.get_error_message()}",
+                    "another network on this host uses that subnet: `virsh net-list` shows them; "
+                    "finish the lab that owns it, or use another trainee name",
+                ) from err
+        session.lab_guest(session.guest_spec("vm-nic"))
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.virsh(
+            "attach-interface",
+            p.domain,
+            "--type",
+            "network",
+            "--source",
+            p.network,
+            "--model",
+            p.model,
+            "--mac",
+            p.mac,
+            "--live",
+            "--config",
+        )

@@ -1,0 +1,170 @@
+"""Lab: the libvirt API (seed question 7).
+
+The same operations twice: with virsh on one guest (start, autostart,
+metadata), and with libvirt-python on a second guest the trainee defines
+from XML (define, start, autostart, metadata, lifecycle events).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import libvirt
+
+from kvmlab.connection import lookup, open_connection
+from kvmlab.guestxml import lab_guest_xml
+from kvmlab.labs.base import Lab, Params
+from kvmlab.session import LabSession
+
+LIFECYCLE_EVENTS = (
+    "DEFINED",
+    "UNDEFINED",
+    "STARTED",
+    "SUSPENDED",
+    "RESUMED",
+    "STOPPED",
+    "SHUTDOWN",
+    "PMSUSPENDED",
+    "CRASHED",
+)
+EVENT_NAMES = {getattr(libvirt, f"VIR_DOMAIN_EVENT_{name}"): name for name in LIFECYCLE_EVENTS}
+
+
+@dataclass(frozen=True)
+class ApiParams(Params):
+    domain: str  # defined by start, shut off: the virsh half
+    api_domain: str  # the trainee defines it with libvirt-python from xml_file
+    xml_file: str
+    meta_uri: str  # the metadata's XML namespace: what identifies it
+    meta_key: str  # the namespace prefix libvirt writes
+    meta_tag: str
+    meta_value: str
+    events_file: str  # one line per lifecycle event the trainee's callback saw: "DOMAIN EVENT DETAIL"
+    uri: str
+
+    @property
+    def meta_xml(self) -> str:
+        return f"<{self.meta_tag}>{self.meta_value}</{self.meta_tag}>"
+
+
+_loop_lock = threading.Lock()
+_loop_running = False
+
+
+def run_event_loop() -> None:
+    """libvirt's default event loop in a daemon thread, once per process.
+
+    It must be registered before the connection that wants events is
+    opened, and it must keep running: it also answers libvirtd's keepalives.
+    """
+    global _loop_running
+    with _loop_lock:
+        if _loop_running:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+
+        def loop() -> None:
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        threading.Thread(target=loop, name="libvirt-events", daemon=True).start()
+        _loop_running = True
+
+
+class LifecycleRecorder:
+    """A connection with a lifecycle callback that appends each event of ``names`` to a file."""
+
+    def __init__(self, uri: str, events_file: str, names: tuple[str, ...]) -> None:
+        run_event_loop()
+        self.path, self.names = Path(events_file), names
+        self.seen: list[str] = []
+        self.conn = open_connection(uri)  # after the loop is registered, or no events arrive on it
+        self.callback_id = self.conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_event, None
+        )
+
+    def _on_event(
+        self, _conn: libvirt.virConnect, dom: libvirt.virDomain, event: int, detail: int, _opaque: Any
+    ) -> None:
+        if dom.name() in self.names:
+            line = f"{dom.name()} {EVENT_NAMES.get(event, str(event))} {detail}"
+            self.seen.append(line)
+            with self.path.open("a") as out:
+                out.write(line + "\n")
+
+    def wait_for(self, name: str, event: str, count: int = 1, seconds: float = 10.0) -> bool:
+        """Events arrive asynchronously, a moment after the call that caused them."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if sum(line.split()[:2] == [name, event] for line in self.seen) >= count:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self.conn.domainEventDeregisterAny(self.callback_id)
+        self.conn.close()
+
+
+class LibvirtApi(Lab):
+    id: ClassVar[str] = "libvirt-api"
+    title: ClassVar[str] = "libvirt: the same operations with virsh and with the Python API"
+    topic: ClassVar[str] = "libvirt"
+    seed_questions: ClassVar[tuple[int, ...]] = (7,)
+    notebook: ClassVar[str] = "labs/07-libvirt-api.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
+    grader: ClassVar[str] = "libvirt_api"
+
+    def params(self, session: LabSession) -> ApiParams:
+        api = session.name("vm-api")
+        return ApiParams(
+            domain=session.name("vm-virsh"),
+            api_domain=api,
+            xml_file=str(session.path(f"{api}.xml")),
+            meta_uri="https://kvmlab.dev/xmlns/course/1",
+            meta_key="course",
+            meta_tag="lesson",
+            meta_value=f"seed-7 {session.trainee.name}",
+            events_file=str(session.path("events.txt")),
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.lab_guest(session.guest_spec("vm-virsh"), running=False)
+        # The second guest: its disk, console log and XML are ready; defining it is the trainee's.
+        spec = session.guest_spec("vm-api")
+        session.make_overlay(spec.disk, session.guest_files.disk)
+        session.owners.confirm(session.claim("file", str(spec.console_log)))
+        session.write_file(Path(p.xml_file), lab_guest_xml(spec, session.guest_files))
+        session.expect("domain", p.api_domain)
+        session.expect("file", p.events_file)
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        # virsh half
+        if not session.host.domain(p.domain).is_running:  # solving twice is not an error
+            session.virsh("start", p.domain)
+        session.virsh("autostart", p.domain)
+        session.virsh(
+            "metadata", p.domain, "--uri", p.meta_uri, "--key", p.meta_key, "--set", p.meta_xml, "--live", "--config"
+        )
+        # API half
+        recorder = LifecycleRecorder(p.uri, p.events_file, (p.api_domain,))
+        try:
+            conn = recorder.conn
+            dom = lookup(lambda: conn.lookupByName(p.api_domain)) or conn.defineXML(Path(p.xml_file).read_text())
+            if not dom.isActive():
+                dom.create()
+            dom.setAutostart(1)
+            flags = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
+            dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, p.meta_xml, p.meta_key, p.meta_uri, flags)
+            dom.destroy()
+            dom.create()
+            recorder.wait_for(p.api_domain, "STARTED", count=2)
+        finally:
+            recorder.close()

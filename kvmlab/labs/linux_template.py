@@ -1,0 +1,138 @@
+"""Lab: make a Linux template and clones from it (seed question 19).
+
+Start hands the trainee a "golden" guest as it is after installation: a
+standalone qcow2 copy of kvmlab's golden disk (never kvmlab's own file),
+still carrying its machine-id, SSH host keys, hostname, logs and shell
+history, defined as a domain on an isolated network and shut off. The
+trainee seals the image, makes it read-only, puts one qcow2 overlay per clone
+on it, defines clones with their own name, UUID and MAC, and boots one.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from kvmlab import guestfs
+from kvmlab.guestxml import Nic, lab_guest_xml
+from kvmlab.labs.base import Lab, Params
+from kvmlab.procs import run
+from kvmlab.session import LabSession
+
+SEALED_HOSTNAMES = ("localhost.localdomain", "localhost")  # virt-sysprep's default, and the short form
+
+
+@dataclass(frozen=True)
+class TemplateParams(Params):
+    template: str  # the golden guest's domain (shut off; never started again once sealed)
+    base: str  # its disk: the image to seal, then the read-only base of every clone
+    hostname: str  # what the sealed image's /etc/hostname says
+    clone1: str
+    clone1_disk: str
+    clone1_console_log: str  # where clone1's serial console goes once it has its own
+    clone2: str
+    clone2_disk: str
+    clone2_console_log: str
+    network: str  # isolated: no forward, no address, no DHCP
+    pool: str  # a dir pool on the lab directory: virt-clone makes one of its own for a directory without
+    uri: str
+
+    @property
+    def clones(self) -> tuple[tuple[str, str], ...]:
+        return ((self.clone1, self.clone1_disk), (self.clone2, self.clone2_disk))
+
+
+def isolated_network_xml(name: str, bridge: str) -> str:
+    """No <forward> and no <ip>: a bare L2 segment with nothing routed and no address on the host."""
+    net = ET.Element("network")
+    ET.SubElement(net, "name").text = name
+    ET.SubElement(net, "bridge", name=bridge, stp="on", delay="0")
+    return ET.tostring(net, encoding="unicode")
+
+
+def dir_pool_xml(name: str, directory: Path) -> str:
+    pool = ET.Element("pool", type="dir")
+    ET.SubElement(pool, "name").text = name
+    ET.SubElement(ET.SubElement(pool, "target"), "path").text = str(directory)
+    return ET.tostring(pool, encoding="unicode")
+
+
+class LinuxTemplate(Lab):
+    id: ClassVar[str] = "linux-template"
+    title: ClassVar[str] = "Make a Linux template: seal, read-only base, qcow2 overlays, clones"
+    topic: ClassVar[str] = "linux-template"
+    seed_questions: ClassVar[tuple[int, ...]] = (19,)
+    notebook: ClassVar[str] = "labs/19-linux-template.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks", "libguestfs")
+    grader: ClassVar[str] = "linux_template"
+
+    def params(self, session: LabSession) -> TemplateParams:
+        template, clone1, clone2 = session.name("golden"), session.name("clone1"), session.name("clone2")
+        return TemplateParams(
+            template=template,
+            base=str(session.path(f"{template}.qcow2")),
+            hostname=SEALED_HOSTNAMES[0],
+            clone1=clone1,
+            clone1_disk=str(session.path(f"{clone1}.qcow2")),
+            clone1_console_log=str(session.path(f"{clone1}.console.log")),
+            clone2=clone2,
+            clone2_disk=str(session.path(f"{clone2}.qcow2")),
+            clone2_console_log=str(session.path(f"{clone2}.console.log")),
+            network=session.name("tplnet"),
+            pool=session.name("tplpool"),
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.make_dir()
+        net = session.define_network(isolated_network_xml(p.network, session.ifname("tplbr0")))
+        if not net.isActive():
+            net.create()
+        pool = session.define_pool(dir_pool_xml(p.pool, session.lab_dir))
+        if not pool.isActive():
+            pool.create(0)
+        # A copy, not an overlay: the base must stand alone (it is sealed in place and outlives kvmlab's build).
+        session.make_copy(Path(p.base), session.guest_files.disk, "qcow2")
+        spec = session.guest_spec("golden", nics=(Nic("network", p.network, "virtio"),))
+        session.owners.confirm(session.claim("file", str(spec.console_log)))
+        session.define_domain(lab_guest_xml(spec, session.guest_files))
+        for name, disk in p.clones:
+            session.expect("file", disk)
+            session.expect("file", session.path(f"{name}.console.log"))
+            session.expect("domain", name)
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        seal(session, p.base, ["--hostname", p.hostname])
+        run(["chmod", "0444", p.base])
+        for name, disk in p.clones:
+            run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", p.base, "-F", "qcow2", disk])
+            clone(session, p.template, name, disk)
+        boot_clone(session, p.clone1)
+
+
+def seal(session: LabSession, image: str, extra: list[str]) -> None:
+    """virt-sysprep's default operations, keeping /etc/machine-id empty.
+
+    libguestfs 1.48's customize step writes a fresh machine-id into an empty
+    one (virt-sysprep runs it after its machine-id operation), so the file is
+    truncated again as the last customize action.
+    """
+    guestfs.run_tool(["virt-sysprep", "-a", image, *extra, "--truncate", "/etc/machine-id"], session.verdict.accel)
+
+
+def clone(session: LabSession, original: str, name: str, disk: str) -> None:
+    """virt-clone with the overlay made for it: new name, UUID and MAC; the disk kept as it is."""
+    argv = ["--connect", session.uri]
+    run(["virt-clone", *argv, "--original", original, "--name", name, "--file", disk, "--preserve-data"])
+    # virt-clone copies the original's serial <log file=...>: two clones would write one console log.
+    log = session.path(f"{name}.console.log")
+    run(["virt-xml", *argv, name, "--edit", "--serial", f"log.file={log},log.append=off"])
+
+
+def boot_clone(session: LabSession, name: str) -> None:
+    session.virsh("start", name)
+    session.wait_ready(name)

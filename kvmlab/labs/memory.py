@@ -1,0 +1,65 @@
+"""Lab: maximum memory and the balloon (seed question 18).
+
+The guest starts with 256 MiB and a maximum of 256 MiB, so it cannot be given
+the asked 384 MiB until the trainee raises the maximum in the persistent
+definition (``setmaxmem --config``: refused on a running guest) and
+power-cycles it. Then the virtio balloon moves the guest between the two
+without a restart: ``virsh setmem`` (KiB unless a unit is given) or QEMU's
+HMP ``balloon`` (MiB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from kvmlab.labs._restart import restart
+from kvmlab.labs.base import Lab, Params
+from kvmlab.session import LabSession
+
+
+@dataclass(frozen=True)
+class MemoryParams(Params):
+    domain: str
+    start_mib: int  # memory and maximum after start
+    max_mib: int  # the maximum to set (<memory> in the persistent definition)
+    current_mib: int  # what the balloon must leave the guest, live and persistent
+    hmp_mib: int  # a first, live-only balloon target for the HMP step of the notebook
+    uri: str
+
+    @property
+    def max_kib(self) -> int:
+        return self.max_mib * 1024
+
+    @property
+    def current_kib(self) -> int:
+        return self.current_mib * 1024
+
+
+class Memory(Lab):
+    id: ClassVar[str] = "memory"
+    title: ClassVar[str] = "Maximum memory and the balloon"
+    topic: ClassVar[str] = "memory"
+    seed_questions: ClassVar[tuple[int, ...]] = (18,)
+    notebook: ClassVar[str] = "labs/18-memory.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
+    grader: ClassVar[str] = "memory"
+
+    def params(self, session: LabSession) -> MemoryParams:
+        # Small on purpose: a class shares one host. 384 > 256 needs the new maximum.
+        return MemoryParams(
+            domain=session.name("vm-mem"), start_mib=256, max_mib=512, current_mib=384, hmp_mib=320, uri=session.uri
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.lab_guest(session.guest_spec("vm-mem", memory_mib=p.start_mib, max_memory_mib=p.start_mib))
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.virsh("setmaxmem", p.domain, f"{p.max_mib}M", "--config")
+        live = session.host.domain(p.domain).live
+        if live is None or (live.memory_kib or 0) < p.max_kib:
+            restart(session, p.domain)  # QEMU sizes guest RAM only when it starts
+        # Always with a unit: a bare number is KiB.
+        session.virsh("setmem", p.domain, f"{p.current_mib}M", "--live", "--config")

@@ -1,0 +1,193 @@
+"""Lab: isolated libvirt networks on the seed's four subnets (seed question 6).
+
+192.168.122.0/24 is also the subnet of libvirt's own ``default`` network. That
+network is never ours: the lab reads it (to find the clash and to prove it was
+left alone) and never starts, changes or undefines it. The trainee's network
+on a subnet that another network holds (``default``, or any other network
+running on it) is defined but not started and not autostarted; the others
+run, each with its own bridge and DHCP range.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from kvmlab.host import Host
+from kvmlab.labs.base import Lab, Params
+from kvmlab.resources.network import Network
+from kvmlab.session import LabSession
+from kvmlab.xmlviews import NetworkXML
+
+# The seed's subnets. Per-trainee variants will change these in params().
+SUBNETS = ("192.168.122.0/24", "192.168.133.0/24", "192.168.144.0/24", "192.168.155.0/24")
+DHCP_FIRST, DHCP_LAST = 100, 200  # host numbers: the rest of each subnet stays free for static addresses
+LIBVIRT_DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    name: str
+    bridge: str
+    subnet: str  # 192.168.133.0/24
+    dhcp_start: str
+    dhcp_end: str
+    xml: str  # the file the trainee writes, then net-defines
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.subnet)
+
+    @property
+    def gateway(self) -> str:
+        """The host's address on the bridge: the first host of the subnet, by convention."""
+        return str(self.network.network_address + 1)
+
+    @property
+    def netmask(self) -> str:
+        return str(self.network.netmask)
+
+    def __repr__(self) -> str:  # one line per network when the notebook prints p.nets
+        return f"<{self.name}: {self.subnet} gw {self.gateway} dhcp {self.dhcp_start}-{self.dhcp_end} br {self.bridge}>"
+
+
+@dataclass(frozen=True)
+class NetworksParams(Params):
+    nets: tuple[NetSpec, ...]
+    default_network: str  # libvirt's: read, never touched
+    default_snapshot: str  # its state when the lab started, to prove it was left alone
+    uri: str
+
+    def net(self, subnet_or_name: str) -> NetSpec:
+        """p.net("133") or p.net("net133"): one of the trainee's networks."""
+        for n in self.nets:
+            if subnet_or_name in (n.name, n.subnet) or n.subnet.split(".")[2] == subnet_or_name:
+                return n
+        raise KeyError(subnet_or_name)
+
+
+def network_xml(n: NetSpec) -> str:
+    """An isolated network: no <forward>, so nothing leaves the bridge."""
+    root = ET.Element("network")
+    ET.SubElement(root, "name").text = n.name
+    ET.SubElement(root, "bridge", name=n.bridge, stp="on", delay="0")
+    ip = ET.SubElement(root, "ip", address=n.gateway, netmask=n.netmask)
+    dhcp = ET.SubElement(ip, "dhcp")
+    ET.SubElement(dhcp, "range", start=n.dhcp_start, end=n.dhcp_end)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def subnet_of(xml: NetworkXML | None) -> ipaddress.IPv4Network | None:
+    """The IPv4 subnet a network's (first) <ip> element claims, None if it has none."""
+    if xml is None or not xml.ip_address:
+        return None
+    mask = xml.netmask or str(xml.prefix if xml.prefix is not None else 24)
+    try:
+        return ipaddress.IPv4Interface(f"{xml.ip_address}/{mask}").network
+    except ValueError:
+        return None  # an IPv6 <ip> first, or nonsense: it claims no IPv4 subnet
+
+
+@dataclass(frozen=True)
+class Clash:
+    """One of the trainee's subnets that another network holds: theirs, so ours must stay stopped."""
+
+    net: NetSpec
+    holder: str
+    subnet: ipaddress.IPv4Network
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.net.subnet}: {self.holder} ({self.subnet}) {self.why}"
+
+
+def clashes(host: Host, p: NetworksParams) -> list[Clash]:
+    """Subnets of the trainee's networks that a network not theirs holds.
+
+    libvirt's default network holds its subnet even while stopped (anyone may
+    start it, and it usually autostarts); any other network holds one while it
+    runs. Only one running network can own a subnet.
+    """
+    ours = {n.name for n in p.nets}
+    found: list[Clash] = []
+    for name in host.network_names():
+        if name in ours:
+            continue
+        net = host.network(name)
+        if name == p.default_network:
+            subnet, why = subnet_of(net.config), "is libvirt's default network"
+        else:
+            subnet, why = subnet_of(net.live), "is running"
+        if subnet is not None:
+            found.extend(Clash(n, name, subnet, why) for n in p.nets if n.network.overlaps(subnet))
+    return found
+
+
+def network_state(net: Network) -> dict[str, object]:
+    """What "left alone" means for a network we do not own: same definition, same state."""
+    config = net.config
+    return {
+        "exists": net.exists,
+        "active": net.is_active,
+        "autostart": net.is_autostart,
+        "xml": config.xml() if config is not None else "",
+    }
+
+
+class Networks(Lab):
+    id: ClassVar[str] = "networks"
+    title: ClassVar[str] = "Isolated libvirt networks on the seed's four subnets"
+    topic: ClassVar[str] = "networks"
+    seed_questions: ClassVar[tuple[int, ...]] = (6,)
+    notebook: ClassVar[str] = "labs/06-networks.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "root", "networks")
+    grader: ClassVar[str] = "networks"
+
+    def params(self, session: LabSession) -> NetworksParams:
+        nets = []
+        for subnet in SUBNETS:
+            net = ipaddress.IPv4Network(subnet)
+            tag = str(net.network_address).split(".")[2]
+            nets.append(
+                NetSpec(
+                    name=session.name(f"net{tag}"),
+                    bridge=session.ifname(f"virbr{tag}"),
+                    subnet=subnet,
+                    dhcp_start=str(net.network_address + DHCP_FIRST),
+                    dhcp_end=str(net.network_address + DHCP_LAST),
+                    xml=str(session.path(f"net{tag}.xml")),
+                )
+            )
+        return NetworksParams(
+            nets=tuple(nets),
+            default_network=LIBVIRT_DEFAULT,
+            default_snapshot=str(session.path("default-network.json")),
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.make_dir()
+        snap = Path(p.default_snapshot)
+        obj = session.claim("file", p.default_snapshot)
+        if not snap.exists():  # a second start keeps the first snapshot: that is the "before"
+            snap.write_text(json.dumps(network_state(session.host.network(p.default_network))) + "\n")
+        session.owners.confirm(obj)
+        for n in p.nets:
+            session.expect("network", n.name)
+            session.expect("file", n.xml)
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        for n in p.nets:
+            Path(n.xml).write_text(network_xml(n))
+            session.virsh("net-define", n.xml)
+        taken = {c.net.name for c in clashes(session.host, p)}
+        for n in p.nets:
+            if n.name not in taken:
+                session.virsh("net-start", n.name)

@@ -1,0 +1,100 @@
+"""Lab: QEMU and KVM (seed question 5).
+
+The trainee runs qemu-system-x86_64 by hand (no libvirt) with a QMP socket,
+asks it ``query-kvm``, then runs the same guest through libvirt; and moves an
+image between raw and qcow2 with qemu-img. The hand-started QEMU is owned as
+a "process" named by its pid file, so ``finish`` stops exactly that process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from kvmlab.errors import GuestTimeout
+from kvmlab.guest.boot import bare_qemu_argv, wait_for_marker
+from kvmlab.guest.build import guest_files
+from kvmlab.labs.base import Lab, Params
+from kvmlab.procs import run
+from kvmlab.resources.agent import GuestAgent
+from kvmlab.resources.process import PidFileProcess
+from kvmlab.session import GUEST_BOOT_TIMEOUT, LabSession
+
+
+@dataclass(frozen=True)
+class QemuParams(Params):
+    accel: str  # what this host really runs guests on: "kvm" or "tcg" (the doctor's verdict)
+    qmp_socket: str
+    pid_file: str
+    console_log: str  # serial console of the hand-run guest
+    domain: str  # the same guest under libvirt (start defines it, shut off)
+    raw_image: str
+    qcow2_image: str
+    size_mib: int
+    uri: str
+
+    @property
+    def size_bytes(self) -> int:
+        return self.size_mib * 1024**2
+
+
+def hand_qemu_argv(p: QemuParams, accel: str | None = None, qmp: bool = True) -> list[str]:
+    """The command a trainee types: the tiny guest on bare QEMU, with QMP, a pid file, in the background.
+
+    ``accel`` and ``qmp`` exist so the tests can make the classic mistakes.
+    """
+    argv = bare_qemu_argv(guest_files().require(), accel or p.accel, Path(p.console_log), None, None)
+    if qmp:
+        argv += ["-qmp", f"unix:{p.qmp_socket},server=on,wait=off"]
+    return [*argv, "-pidfile", p.pid_file, "-daemonize"]
+
+
+def start_hand_qemu(p: QemuParams, argv: list[str], timeout: float = GUEST_BOOT_TIMEOUT) -> bool:
+    """Run it (``-daemonize`` returns once QEMU is set up) and wait for the guest's readiness line."""
+    run(argv)
+    waited = wait_for_marker(Path(p.console_log), timeout, alive=lambda: PidFileProcess(p.pid_file).is_running)
+    return waited is not None
+
+
+class QemuKvm(Lab):
+    id: ClassVar[str] = "qemu-kvm"
+    title: ClassVar[str] = "QEMU and KVM: QEMU by hand, QMP, the same guest under libvirt, qemu-img"
+    topic: ClassVar[str] = "qemu-kvm"
+    seed_questions: ClassVar[tuple[int, ...]] = (5,)
+    notebook: ClassVar[str] = "labs/05-qemu-kvm.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
+    grader: ClassVar[str] = "qemu_kvm"
+
+    def params(self, session: LabSession) -> QemuParams:
+        return QemuParams(
+            accel=session.verdict.accel,
+            qmp_socket=str(session.path("qmp.sock")),
+            pid_file=str(session.path("qemu.pid")),
+            console_log=str(session.path("qemu-by-hand.console.log")),
+            domain=session.name("vm-qemu"),
+            raw_image=str(session.path("disk.raw")),
+            qcow2_image=str(session.path("disk.qcow2")),
+            size_mib=128,
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.lab_guest(session.guest_spec("vm-qemu"), running=False)
+        # What the trainee makes by hand; finish stops the process, then removes the files.
+        session.expect("process", p.pid_file)
+        for path in (p.qmp_socket, p.console_log, p.raw_image, p.qcow2_image):
+            session.expect("file", path)
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        run(["qemu-img", "create", "-f", "raw", p.raw_image, f"{p.size_mib}M"])
+        run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", p.raw_image, p.qcow2_image])
+        if not PidFileProcess(p.pid_file).is_running and not start_hand_qemu(p, hand_qemu_argv(p)):
+            raise GuestTimeout(
+                f"the hand-run guest did not boot within {GUEST_BOOT_TIMEOUT:.0f} s", f"read {p.console_log}"
+            )
+        if not session.host.domain(p.domain).is_running:  # solving twice is not an error
+            session.virsh("start", p.domain)
+        GuestAgent(session.connection.conn.lookupByName(p.domain)).wait(GUEST_BOOT_TIMEOUT)

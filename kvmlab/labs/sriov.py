@@ -1,0 +1,97 @@
+"""Lab: SR-IOV, IOMMU and a hostdev network (seed question 8).
+
+The trainee looks at this host's IOMMU groups, PCI devices and NICs for
+SR-IOV capability, records the verdict, defines a libvirt network of type
+hostdev on a physical function (PF), and gives a guest an interface on it.
+
+Nothing here is ever started: a hostdev network hands out the PF's virtual
+functions (VFs) to guests by PCI passthrough, which needs an SR-IOV NIC and
+an IOMMU. On a host without them (the lab says which, by looking) the
+definitions are still valid XML that libvirt stores; starting them would
+fail. kvmlab never writes to sriov_numvfs, never starts a network that has a
+<forward> element, and never starts this lab's guest.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from kvmlab.labs.base import Lab, Params
+from kvmlab.resources.pci import iommu_groups, sriov_pfs
+from kvmlab.session import LabSession
+
+# The PF name a typical dual-port SR-IOV NIC (Intel X710/E810, Mellanox CX-5) gets on a
+# server; used in the XML only when this host has no SR-IOV NIC of its own.
+EXAMPLE_PF = "ens1f0"
+
+
+@dataclass(frozen=True)
+class SriovParams(Params):
+    network: str  # the hostdev network (defined, never started)
+    network_xml: str  # where the trainee writes its XML
+    domain: str  # a guest that gets an interface on that network (defined, never started)
+    pf: str  # this host's SR-IOV PF if it has one, else EXAMPLE_PF
+    host_has_sriov: bool  # what the lab found by looking, for the notebook's wording
+    verdict_file: str  # the trainee's JSON verdict on this host
+    uri: str
+
+
+def hostdev_network_xml(name: str, pf: str | None, managed: str = "yes") -> str:
+    """``<forward mode='hostdev' managed='yes'><pf dev='PF'/></forward>``: a pool of the PF's VFs.
+
+    ``pf=None`` and ``managed`` exist so the tests can make the classic mistakes.
+    """
+    net = ET.Element("network")
+    ET.SubElement(net, "name").text = name
+    forward = ET.SubElement(net, "forward", mode="hostdev", managed=managed)
+    if pf is not None:
+        ET.SubElement(forward, "pf", dev=pf)
+    ET.indent(net)
+    return ET.tostring(net, encoding="unicode")
+
+
+def host_verdict() -> dict[str, object]:
+    """What this host really has, in the shape the trainee's verdict file takes."""
+    return {"sriov_pfs": sorted(pf.name for pf in sriov_pfs()), "iommu_groups": iommu_groups()}
+
+
+class Sriov(Lab):
+    id: ClassVar[str] = "sriov"
+    title: ClassVar[str] = "SR-IOV: VT-d/IOMMU, PF and VFs, a hostdev network (defined, not started)"
+    topic: ClassVar[str] = "sriov"
+    seed_questions: ClassVar[tuple[int, ...]] = (8,)
+    notebook: ClassVar[str] = "labs/08-sriov.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks")
+    grader: ClassVar[str] = "sriov"
+
+    def params(self, session: LabSession) -> SriovParams:
+        found = sriov_pfs()
+        network = session.name("sriovnet")
+        return SriovParams(
+            network=network,
+            network_xml=str(session.path(f"{network}.xml")),
+            domain=session.name("vm-sriov"),
+            pf=found[0].name if found else EXAMPLE_PF,
+            host_has_sriov=bool(found),
+            verdict_file=str(session.path("sriov-verdict.json")),
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        # Defined only: its interface will be on a network that is never started.
+        session.lab_guest(session.guest_spec("vm-sriov"), running=False)
+        session.expect("network", p.network)
+        session.expect("file", p.network_xml)
+        session.expect("file", p.verdict_file)
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        Path(p.verdict_file).write_text(json.dumps(host_verdict(), indent=1) + "\n")
+        Path(p.network_xml).write_text(hostdev_network_xml(p.network, p.pf) + "\n")
+        session.virsh("net-define", p.network_xml)
+        session.virsh("attach-interface", p.domain, "network", p.network, "--config")

@@ -1,0 +1,131 @@
+"""Lab: a Windows Server 2008 R2 template definition (seed question 20).
+
+No Windows guest boots on this host: there is no Windows media and no
+licence, and under TCG an install would take hours. So the trainee builds
+what an administrator defines *before* installing: the template disk, the
+virtio-win driver CD, Hyper-V enlightenments, a localtime clock with the
+right timers, QXL video and SPICE on loopback. The domain is defined and
+never started; the grader reads its persistent XML and the disk.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from kvmlab.labs.base import Lab, Params
+from kvmlab.procs import run
+from kvmlab.session import LabSession
+
+# Where Fedora/RHEL's virtio-win package installs the driver ISO. It is not on
+# this host (nothing is downloaded): the CD-ROM points there, and the domain is
+# never started, so libvirt never needs the file.
+VIRTIO_WIN_ISO = "/usr/share/virtio-win/virtio-win.iso"
+OS_VARIANT = "win2k8r2"
+HYPERV = "hyperv.relaxed.state=on,hyperv.vapic.state=on,hyperv.spinlocks.state=on,hyperv.spinlocks.retries=8191"
+CLOCK = "offset=localtime,rtc_tickpolicy=catchup,pit_tickpolicy=delay,hpet_present=no,hypervclock_present=yes"
+
+
+@dataclass(frozen=True)
+class WindowsParams(Params):
+    domain: str
+    disk: str  # the template's system disk
+    disk_format: str
+    disk_size_gib: int  # 2008 R2 needs 32 GB at least
+    virtio_iso: str  # the driver CD (a placeholder path here)
+    memory_mib: int
+    vcpus: int
+    spice_listen: str
+    xml: str  # where the trainee writes the definition before `virsh define`
+    pool: str  # a dir pool on the lab directory: virt-install makes one of its own for a directory without
+    virt_type: str  # libvirt's domain type here: kvm, or qemu (TCG) where KVM is unusable
+    uri: str
+
+
+def dir_pool_xml(name: str, directory: Path) -> str:
+    pool = ET.Element("pool", type="dir")
+    ET.SubElement(pool, "name").text = name
+    ET.SubElement(ET.SubElement(pool, "target"), "path").text = str(directory)
+    return ET.tostring(pool, encoding="unicode")
+
+
+class WindowsTemplate(Lab):
+    id: ClassVar[str] = "windows-template"
+    title: ClassVar[str] = "A Windows Server 2008 R2 template definition (virtio-win, Hyper-V enlightenments, SPICE)"
+    topic: ClassVar[str] = "windows-template"
+    seed_questions: ClassVar[tuple[int, ...]] = (20,)
+    notebook: ClassVar[str] = "labs/20-windows-template.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt",)
+    grader: ClassVar[str] = "windows_template"
+
+    def params(self, session: LabSession) -> WindowsParams:
+        domain = session.name("win2008r2")
+        return WindowsParams(
+            domain=domain,
+            disk=str(session.path(f"{domain}.qcow2")),
+            disk_format="qcow2",
+            disk_size_gib=40,
+            virtio_iso=VIRTIO_WIN_ISO,
+            memory_mib=4096,
+            vcpus=2,
+            spice_listen="127.0.0.1",
+            xml=str(session.path(f"{domain}.xml")),
+            pool=session.name("winpool"),
+            virt_type=session.verdict.domain_type,
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        session.make_dir()
+        pool = session.define_pool(dir_pool_xml(p.pool, session.lab_dir))
+        if not pool.isActive():
+            pool.create(0)
+        session.expect("file", p.disk)
+        session.expect("file", p.xml)
+        session.expect("domain", p.domain)
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        run(["qemu-img", "create", "-q", "-f", p.disk_format, p.disk, f"{p.disk_size_gib}G"])
+        xml = run(install_argv(p)).stdout
+        Path(p.xml).write_text(xml)
+        session.virsh("define", p.xml)
+        insert_driver_cd(session, p)
+
+
+def install_argv(
+    p: WindowsParams,
+    *,
+    listen: str | None = None,
+    os_variant: str = OS_VARIANT,
+    features: str | None = HYPERV,
+    clock: str | None = CLOCK,
+    disk_format: str | None = None,
+) -> list[str]:
+    """virt-install --print-xml: the definition only, nothing created or started."""
+    argv = [
+        "virt-install", "--connect", p.uri, "--print-xml", "--virt-type", p.virt_type,
+        "--name", p.domain, "--os-variant", os_variant,
+        "--memory", str(p.memory_mib), "--vcpus", str(p.vcpus),
+        "--disk", f"path={p.disk},format={disk_format or p.disk_format},bus=virtio",
+        "--disk", "device=cdrom,bus=sata",  # the Windows DVD goes here: empty tray
+        "--disk", "device=cdrom,bus=sata",  # the virtio-win driver CD (inserted by change-media)
+        "--graphics", f"spice,listen={listen or p.spice_listen}",
+        "--video", "qxl",
+        "--network", "none",
+        "--boot", "hd,cdrom",
+        "--import", "--noautoconsole",
+    ]  # fmt: skip
+    if features:
+        argv += ["--features", features]
+    if clock:
+        argv += ["--clock", clock]
+    return argv
+
+
+def insert_driver_cd(session: LabSession, p: WindowsParams) -> None:
+    """Put virtio-win.iso in the second CD-ROM of the persistent definition (no file needed until it starts)."""
+    session.virsh("change-media", p.domain, "sdb", p.virtio_iso, "--insert", "--config")

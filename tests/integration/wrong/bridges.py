@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+from kvmlab.labs.bridges import BridgeParams, make_bridge
+from kvmlab.procs import run
+from kvmlab.session import LabSession
+from tests.integration.wrong import Wrong
+
+LAB = "bridges"
+
+Step = Callable[[LabSession, BridgeParams], None]
+
+
+def _attach(*flags: str, model: bool = True) -> Step:
+    def apply(s: LabSession, p: BridgeParams) -> None:
+        extra = ["--model", p.model] if model else []
+        s.virsh("attach-interface", p.domain, "--type", "bridge", "--source", p.bridge, *extra, *flags)
+
+    return apply
+
+
+def _solution(bridge: Step | None = None, attach: Step | None = None) -> Callable[[LabSession], None]:
+    """The reference solution with the bridge or the attach done the wrong way."""
+
+    def apply(s: LabSession) -> None:
+        p = cast(BridgeParams, s.params)
+        (bridge or (lambda _s, q: make_bridge(q)))(s, p)
+        (attach or _attach("--live", "--config"))(s, p)
+
+    return apply
+
+
+def _left_down(s: LabSession, p: BridgeParams) -> None:
+    run(["ip", "link", "add", "name", p.bridge, "type", "bridge"])
+
+
+def _with_address(s: LabSession, p: BridgeParams) -> None:
+    make_bridge(p)
+    # A /32 from the benchmarking range: no route to any network, nothing is sent.
+    run(["ip", "address", "add", "198.18.0.1/32", "dev", p.bridge])
+
+
+def _with_uplink(s: LabSession, p: BridgeParams) -> None:
+    """An uplink without touching the host's network: a macvlan of a second, empty bridge.
+
+    Deleting that bridge (finish does) deletes the macvlan with it.
+    """
+    make_bridge(p)
+    lower = s.ifname("brup")
+    s.expect("bridge", lower)
+    run(["ip", "link", "add", "name", lower, "type", "bridge"])
+    uplink = s.ifname("brup.mv")
+    run(["ip", "link", "add", "link", lower, "name", uplink, "type", "macvlan", "mode", "bridge"])
+    run(["ip", "link", "set", "dev", uplink, "master", p.bridge])
+
+
+WRONG = [
+    Wrong("live-only", _solution(attach=_attach("--live")), frozenset({"nic-config"})),
+    Wrong(
+        "config-only", _solution(attach=_attach("--config")), frozenset({"nic-live", "tap-enslaved", "guest-sees-nic"})
+    ),
+    Wrong(
+        "no-model",
+        _solution(attach=_attach("--live", "--config", model=False)),
+        frozenset({"nic-model", "guest-sees-nic"}),
+    ),
+    Wrong("bridge-left-down", _solution(bridge=_left_down), frozenset({"bridge-up"})),
+    Wrong("address-on-bridge", _solution(bridge=_with_address), frozenset({"bridge-no-address"})),
+    Wrong("uplink-on-bridge", _solution(bridge=_with_uplink), frozenset({"bridge-no-uplink"})),
+]

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+
+from kvmlab import guestfs
+from kvmlab.labs.linux_template import TemplateParams, boot_clone, clone, seal
+from kvmlab.procs import run
+from kvmlab.session import LabSession
+from tests.integration.wrong import Wrong
+
+LAB = "linux-template"
+
+
+def _params(s: LabSession) -> TemplateParams:
+    p = s.params
+    assert isinstance(p, TemplateParams)
+    return p
+
+
+def _overlay(p: TemplateParams, disk: str) -> None:
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", p.base, "-F", "qcow2", disk])
+
+
+def _full_copy(p: TemplateParams, disk: str) -> None:
+    run(["qemu-img", "convert", "-O", "qcow2", p.base, disk])
+
+
+def _copied_xml(s: LabSession, p: TemplateParams, name: str, disk: str) -> None:
+    """virsh dumpxml of the template, renamed, <uuid> deleted, disk and log changed, the <mac> left in."""
+    root = ET.fromstring(s.virsh("dumpxml", "--inactive", p.template))
+    root.find("name").text = name  # type: ignore[union-attr]
+    root.remove(root.find("uuid"))  # type: ignore[arg-type]
+    root.find("devices/disk/source").set("file", disk)  # type: ignore[union-attr]
+    for log in root.findall("devices/*/log"):
+        log.set("file", str(s.path(f"{name}.console.log")))
+    s.connection.conn.defineXML(ET.tostring(root, encoding="unicode"))
+
+
+def _template(
+    sealed: bool = True,
+    read_only: bool = True,
+    make_disk: Callable[[TemplateParams, str], None] = _overlay,
+    copied_xml: bool = False,
+) -> Callable[[LabSession], None]:
+    def apply(s: LabSession) -> None:
+        p = _params(s)
+        if sealed:
+            seal(s, p.base, ["--hostname", p.hostname])
+        if read_only:
+            run(["chmod", "0444", p.base])
+        for name, disk in p.clones:
+            make_disk(p, disk)
+            if copied_xml:
+                _copied_xml(s, p, name, disk)
+            else:
+                clone(s, p.template, name, disk)
+        boot_clone(s, p.clone1)
+
+    return apply
+
+
+def _sealed_without_hostname(s: LabSession) -> None:
+    """The virt-customize way, by hand, forgetting --hostname."""
+    p = _params(s)
+    guestfs.run_tool(
+        [
+            "virt-customize", "-a", p.base,
+            "--truncate", "/etc/machine-id",
+            "--delete", "/etc/ssh/ssh_host_*",
+            "--truncate", "/var/log/messages",
+            "--delete", "/root/.bash_history",
+        ],
+        s.verdict.accel,
+    )  # fmt: skip
+    _template(sealed=False)(s)
+
+
+WRONG = [
+    Wrong("full-copies-instead-of-overlays", _template(make_disk=_full_copy), frozenset({"clones-backed"})),
+    Wrong(
+        "not-sealed",
+        _template(sealed=False),
+        frozenset({"sealed-machine-id", "sealed-ssh-keys", "sealed-hostname", "sealed-logs", "sealed-history"}),
+    ),
+    Wrong("hostname-not-reset", _sealed_without_hostname, frozenset({"sealed-hostname"})),
+    Wrong("base-left-writable", _template(read_only=False), frozenset({"base-read-only"})),
+    Wrong("copied-xml-keeps-the-mac", _template(copied_xml=True), frozenset({"clones-distinct-mac"})),
+]

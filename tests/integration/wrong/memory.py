@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kvmlab.labs._restart import shut_down
+from kvmlab.procs import run
+from kvmlab.session import LabSession
+from tests.integration.wrong import Wrong
+
+LAB = "memory"
+
+Step = Callable[[LabSession], None]
+
+
+def _virsh(*args: str) -> Step:
+    """A virsh command as typed; a refused one changes nothing (as for the trainee)."""
+
+    def apply(s: LabSession) -> None:
+        argv = [a.format(**s.params.as_dict()) for a in args]
+        run(["virsh", "-q", "-c", s.uri, *argv], check=False)
+
+    return apply
+
+
+def _restart(s: LabSession) -> None:
+    """virsh shutdown, wait, virsh start: a start QEMU refuses (512 KiB of RAM) leaves the guest off."""
+    domain: str = s.params.domain  # type: ignore[attr-defined]
+    shut_down(s, domain)
+    if run(["virsh", "-q", "-c", s.uri, "start", domain], check=False).returncode == 0:
+        s.wait_ready(domain)
+
+
+def _steps(*steps: Step) -> Step:
+    def apply(s: LabSession) -> None:
+        for step in steps:
+            step(s)
+
+    return apply
+
+
+RAISE_MAX = _steps(_virsh("setmaxmem", "{domain}", "{max_mib}M", "--config"), _restart)
+GUEST_SIDE = {"current-live", "balloon-actual", "guest-memory"}
+
+WRONG = [
+    Wrong(
+        "live-only",
+        _steps(RAISE_MAX, _virsh("setmem", "{domain}", "{current_mib}M", "--live")),
+        frozenset({"current-config"}),
+    ),
+    Wrong(
+        "config-only",
+        _steps(RAISE_MAX, _virsh("setmem", "{domain}", "{current_mib}M", "--config")),
+        frozenset(GUEST_SIDE),
+    ),
+    # The seed's answer: HMP's balloon (MiB) moves the running guest only.
+    Wrong(
+        "seed-hmp-balloon-only",
+        _steps(RAISE_MAX, _virsh("qemu-monitor-command", "{domain}", "--hmp", "--cmd", "balloon", "{current_mib}")),
+        frozenset({"current-config"}),
+    ),
+    # Maximum raised in the config, guest never power-cycled: setmem --live --config is refused as a whole.
+    Wrong(
+        "maximum-not-applied-without-restart",
+        _steps(
+            _virsh("setmaxmem", "{domain}", "{max_mib}M", "--config"),
+            _virsh("setmem", "{domain}", "{current_mib}M", "--live", "--config"),
+        ),
+        frozenset({"max-live", "current-config"} | GUEST_SIDE),
+    ),
+    # The classic trap: a bare number is KiB. The balloon squeezes the guest to almost nothing.
+    Wrong(
+        "setmem-without-unit",
+        _steps(RAISE_MAX, _virsh("setmem", "{domain}", "{current_mib}", "--live", "--config")),
+        frozenset({"current-config"} | GUEST_SIDE),
+    ),
+    # 512 KiB of RAM: libvirt accepts it (and lowers <currentMemory> to match), QEMU then refuses to start.
+    Wrong(
+        "maximum-without-unit",
+        _steps(_virsh("setmaxmem", "{domain}", "{max_mib}", "--config"), _restart),
+        frozenset({"max-config", "max-live", "current-config"} | GUEST_SIDE),
+    ),
+]

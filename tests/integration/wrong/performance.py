@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kvmlab.labs.performance import PerfParams, bench, tune, write_results
+from kvmlab.procs import run
+from kvmlab.resources.cpus import online_cpus
+from kvmlab.session import LabSession
+from tests.integration.wrong import Wrong
+
+LAB = "performance"
+
+
+def _params(s: LabSession) -> PerfParams:
+    p = s.params
+    assert isinstance(p, PerfParams)
+    return p
+
+
+def _solve(
+    runs: tuple[str, ...] | None = None,
+    queues: Callable[[PerfParams], int] | None = None,
+    disk_iothread: int | None = -1,
+) -> Callable[[LabSession], None]:
+    def apply(s: LabSession) -> None:
+        p = _params(s)
+        write_results(p, [bench(p, *spec.split(":")) for spec in runs or p.bench_runs])
+        tune(s, p, queues=queues(p) if queues else None, disk_iothread=disk_iothread)
+
+    return apply
+
+
+def _pin_to_missing_cpu(s: LabSession) -> None:
+    """Right live, then "fixed" for the next boot with a CPU this host does not have.
+
+    virsh vcpupin refuses a CPU beyond the host's count, but an edited
+    definition (virt-xml, virsh edit) is accepted, and the next start fails.
+    """
+    _solve()(s)
+    p = _params(s)
+    missing = max(online_cpus()) + 5
+    run(["virt-xml", "--connect", p.uri, p.domain, "--edit", "--cputune", f"vcpupin1.vcpu=1,vcpupin1.cpuset={missing}"])
+
+
+WRONG = [
+    Wrong(
+        "bench-missing-qcow2",
+        _solve(runs=("raw:off", "raw:full")),
+        frozenset({"bench-raw-qcow2", "bench-preallocation"}),
+    ),
+    Wrong("vcpupin-config-to-missing-cpu", _pin_to_missing_cpu, frozenset({"vcpupin"})),
+    Wrong("scsi-queues-exceed-vcpus", _solve(queues=lambda p: p.vcpus * 2), frozenset({"scsi-multiqueue"})),
+    Wrong("data-disk-not-on-the-iothread", _solve(disk_iothread=None), frozenset({"iothreads"})),
+]

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from kvmlab.labs.sriov import SriovParams, host_verdict, hostdev_network_xml
+from kvmlab.session import LabSession
+from tests.integration.wrong import Wrong
+
+LAB = "sriov"
+
+
+def _solve(
+    pf: str | None = "same",
+    managed: str = "yes",
+    verdict: Callable[[SriovParams], dict[str, object]] = lambda _p: host_verdict(),
+    iface: tuple[str, ...] = ("network", "same"),
+) -> Callable[[LabSession], None]:
+    def apply(s: LabSession) -> None:
+        p = s.params
+        assert isinstance(p, SriovParams)
+        Path(p.verdict_file).write_text(json.dumps(verdict(p)) + "\n")
+        Path(p.network_xml).write_text(hostdev_network_xml(p.network, p.pf if pf == "same" else pf, managed))
+        s.virsh("net-define", p.network_xml)
+        kind, source = iface
+        s.virsh("attach-interface", p.domain, kind, p.network if source == "same" else source, "--config")
+
+    return apply
+
+
+def _assumed(p: SriovParams) -> dict[str, object]:
+    """The seed's reading, "the NIC supports virtualization", taken on faith: the opposite of what the host has."""
+    truth = host_verdict()
+    return {**truth, "sriov_pfs": [] if truth["sriov_pfs"] else [p.pf]}
+
+
+WRONG = [
+    Wrong("hostdev-network-without-pf", _solve(pf=None), frozenset({"forward-pf"})),
+    Wrong("vfs-not-managed", _solve(managed="no"), frozenset({"forward-managed"})),
+    Wrong("verdict-assumed-not-looked-up", _solve(verdict=_assumed), frozenset({"verdict-sriov"})),
+    # A bridge NIC is a software path through the host: not a VF. Config only, the bridge need not exist.
+    Wrong("interface-on-a-bridge", _solve(iface=("bridge", "br0")), frozenset({"iface-config"})),
+]
