@@ -187,3 +187,33 @@ def test_full_data_directory_gives_a_clear_error_and_no_half_made_objects(tiny_h
     _record_matches_reality("full", env)
     (tiny_home / "filler").unlink()
     _finish("full", env)
+
+
+def _libvirtd_pid() -> int:
+    return int(Path("/run/libvirtd.pid").read_text().strip())
+
+
+def test_libvirtd_restart_mid_lab_keeps_guests_and_the_verdict(fresh: str) -> None:
+    """Stop libvirtd by PID and start it again: the guest survives, kvmlab reconnects, same verdict."""
+    session = LabSession(registry.get(LAB), Trainee(fresh))
+    session.start()
+    with session.owners.locked():
+        registry.get(LAB).solve(session)
+    before = session.check()
+    assert before.passed, before.failed_ids()
+    qemu_pid = int(Path(f"/run/libvirt/qemu/{session.params.domain}.pid").read_text())  # type: ignore[attr-defined]
+    os.kill(_libvirtd_pid(), signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while Path("/run/libvirtd.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        assert Path(f"/proc/{qemu_pid}").exists(), "the guest must outlive libvirtd"
+    finally:
+        subprocess.run(["libvirtd", "-d"], check=True)
+        for _ in range(100):
+            if subprocess.run(["virsh", "-c", "qemu:///system", "version"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.2)
+    after = session.check()  # the same LabSession: its old connection is dead, it must reconnect
+    assert after.to_dict()["checks"] == before.to_dict()["checks"]
+    assert Path(f"/proc/{qemu_pid}").exists()
