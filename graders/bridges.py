@@ -114,8 +114,10 @@ def checks(host: Host, p: BridgeParams) -> Iterator[Check]:
     )
 
     guest = vm.guest
+    # A NIC in the live XML reaches the guest kernel a moment later (PCI hot-plug, then the driver's probe);
+    # under TCG on a busy host that can take seconds: wait for it rather than report a false red.
     seen = (
-        poll(guest.nics, lambda found: want_mac.lower() in found, seconds=5)
+        poll(guest.nics, lambda found: want_mac.lower() in found, seconds=10)
         if guest is not None and want_mac
         else (guest.nics() if guest is not None else {})
     )

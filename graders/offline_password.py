@@ -104,7 +104,7 @@ def checks(host: Host, p: PasswordParams) -> Iterator[Check]:
         "or virt-edit / guestfish on /etc/shadow with a hash from `openssl passwd -6`",
     )
 
-    yield _edited_offline(runs, times, unreadable)
+    yield _edited_offline(p, runs, times, unreadable)
 
     clean, said = host.image(p.disk).check()
     yield check(
@@ -118,7 +118,7 @@ def checks(host: Host, p: PasswordParams) -> Iterator[Check]:
     )
 
 
-def _edited_offline(runs: list[Run] | None, times: FileTimes | None, unreadable: str) -> Check:
+def _edited_offline(p: PasswordParams, runs: list[Run] | None, times: FileTimes | None, unreadable: str) -> Check:
     title = "/etc/shadow was rewritten while the guest was shut off"
     expected = "changed after the lab started, outside every run of the guest"
     hint = (
@@ -144,7 +144,8 @@ def _edited_offline(runs: list[Run] | None, times: FileTimes | None, unreadable:
         actual = (
             f"unchanged since the lab started (last change {time.strftime('%Y-%m-%d %H:%M', time.localtime(changed))})"
         )
-        return check("edited-offline", title, False, expected=expected, actual=actual, hint=hint)
+        unchanged = f"nothing has rewritten /etc/shadow yet: with the guest shut off, virt-customize -a {p.disk} ..."
+        return check("edited-offline", title, False, expected=expected, actual=actual, hint=unchanged)
     during = next((r for r in runs if r.covers(changed, now, CLOCK_SLACK)), None)
     if during is not None:
         actual = f"changed at {_hms(changed)}, while the guest was running ({_span(during)})"

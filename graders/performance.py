@@ -40,12 +40,13 @@ def _runs(data: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [r for r in (data or {}).get("runs", []) if isinstance(r, dict)]
 
 
-def _run_ok(host: Host, run: dict[str, Any]) -> bool:
-    """A figure, and the image it was measured on is there, in the format the row claims."""
+def _run_ok(host: Host, run: dict[str, Any], lab_dir: Path) -> bool:
+    """A figure, and the image it was measured on is there, in the lab's directory, in the format the row claims."""
     image = run.get("image")
     return (
         plausible_seconds(run.get("seconds"))
         and isinstance(image, str)
+        and Path(image).parent == lab_dir
         and host.image(image).format == run.get("format")
     )
 
@@ -68,7 +69,7 @@ def _cpuset(text: str | None) -> set[int] | None:
 
 def _valid_pin(text: str | None, host_cpus: set[int]) -> bool:
     cpus = _cpuset(text)
-    return bool(cpus) and cpus is not None and cpus <= host_cpus
+    return cpus is not None and bool(cpus) and cpus <= host_cpus
 
 
 def _pins(xml: DomainXML | None) -> str:
@@ -129,13 +130,13 @@ def checks(host: Host, p: PerfParams) -> Iterator[Check]:
     data, why = _results(p.results)
     runs = _runs(data)
     count_ok = data is not None and data.get("count") == p.bench_count
-    good = {(r.get("format"), r.get("preallocation")) for r in runs if _run_ok(host, r)}
+    good = {(r.get("format"), r.get("preallocation")) for r in runs if _run_ok(host, r, Path(p.results).parent)}
     formats = {fmt for fmt, _ in good}
     yield check(
         "bench-raw-qcow2",
         f"bench figures for raw and qcow2 ({p.bench_count} x {p.bench_block} writes) are recorded",
         count_ok and {"raw", "qcow2"} <= formats,
-        expected=f"{p.results}: count {p.bench_count}, runs with seconds for raw and qcow2, on images that exist",
+        expected=f"{p.results}: count {p.bench_count}, seconds for raw and qcow2, images in the lab directory",
         actual=f"count {data.get('count') if data else None}; {_describe_runs(runs, why)}",
         hint="run qemu-img bench on a fresh raw and a fresh qcow2 image and record 'Run completed in N seconds'",
     )
@@ -267,7 +268,9 @@ def checks(host: Host, p: PerfParams) -> Iterator[Check]:
 
     huge = host.domain(p.huge_domain).config
     sizes = huge.hugepage_sizes_kib() if huge else []
-    supported = [pool.size_kib for pool in hugepages.pools()]
+    pools = hugepages.pools()
+    supported = [pool.size_kib for pool in pools]
+    reserved = sum(pool.total for pool in pools)
     memory = huge.memory_kib if huge else None
     yield check(
         "hugepages-defined",
@@ -282,7 +285,12 @@ def checks(host: Host, p: PerfParams) -> Iterator[Check]:
         actual="not defined"
         if huge is None
         else f"hugepages {'yes' if huge.hugepages else 'no'}, page sizes {sizes or 'default'} KiB, memory {memory} KiB",
-        hint=f"virsh define {p.huge_xml}; do not start it: this host has no huge pages reserved (vm.nr_hugepages)",
+        hint=f"virsh define {p.huge_xml}"
+        + (
+            "; do not start it: this host has no huge pages reserved (vm.nr_hugepages = 0)"
+            if reserved == 0
+            else f"; the host has {reserved} huge pages reserved"
+        ),
     )
 
     verdict = accel.decide()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from kvmlab.errors import GuestTimeout
+from kvmlab.errors import CommandFailed, GuestTimeout
 from kvmlab.guest.boot import wait_for_marker
 from kvmlab.guest.build import KERNEL_CMDLINE
 from kvmlab.guestxml import AGENT_CHANNEL
@@ -55,13 +55,12 @@ class V2vParams(Params):
     uri: str
 
 
-def virt_install_argv(
-    p: V2vParams, disk: str | None = None, fmt: str = "qcow2", listen: str | None = None
-) -> list[str]:
+def virt_install_argv(p: V2vParams, fmt: str = "qcow2", listen: str | None = None) -> list[str]:
     """``virt-install --import``: define a domain around an existing disk and boot it.
 
-    ``disk``, ``fmt`` and ``listen`` exist so the tests can make the classic
-    mistakes; the lab asks for the converted qcow2 on 127.0.0.1.
+    ``fmt`` and ``listen`` exist so the tests can make the classic mistakes;
+    the lab asks for the converted qcow2 on 127.0.0.1. (For an image that
+    already exists, virt-install takes the format libvirt's pool detects.)
     """
     return [
         "virt-install",
@@ -79,7 +78,7 @@ def virt_install_argv(
         "--osinfo",
         "detect=on,require=off",
         "--disk",
-        f"path={disk or p.converted},format={fmt},bus=virtio",
+        f"path={p.converted},format={fmt},bus=virtio",
         "--boot",
         f"kernel={p.kernel},initrd={p.initrd},kernel_args={p.kernel_args}",
         "--network",
@@ -114,6 +113,9 @@ def rewrite_identity(disk: Path, hostname: str, machine_id: str) -> None:
             f"rm /etc/hostname\nwrite {host_file} /etc/hostname\nrm /etc/machine-id\nwrite {id_file} /etc/machine-id\n"
         )
         run([debugfs, "-w", "-f", "-", str(disk)], input=script)
+    # debugfs exits 0 even when a command in its script fails: read the result back.
+    if read_guest_file(disk, "/etc/hostname") != hostname:
+        raise CommandFailed(f"debugfs could not set the hostname inside {disk}", "check that it is an ext4 image")
 
 
 def read_guest_file(disk: str | Path, path: str) -> str | None:
@@ -197,6 +199,6 @@ class P2vV2v(Lab):
             ]
         )
         # ... and what KVM wants.
-        run(["qemu-img", "convert", "-p", "-f", "vmdk", "-O", "qcow2", p.vmdk, p.converted])
+        run(["qemu-img", "convert", "-f", "vmdk", "-O", "qcow2", p.vmdk, p.converted])
         run(virt_install_argv(p), timeout=GUEST_BOOT_TIMEOUT)
         wait_ready(session, p)

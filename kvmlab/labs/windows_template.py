@@ -10,12 +10,13 @@ never started; the grader reads its persistent XML and the disk.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from kvmlab.errors import GuestNotBuilt
 from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.linux_template import dir_pool_xml
 from kvmlab.procs import run
 from kvmlab.session import LabSession
 
@@ -44,11 +45,12 @@ class WindowsParams(Params):
     uri: str
 
 
-def dir_pool_xml(name: str, directory: Path) -> str:
-    pool = ET.Element("pool", type="dir")
-    ET.SubElement(pool, "name").text = name
-    ET.SubElement(ET.SubElement(pool, "target"), "path").text = str(directory)
-    return ET.tostring(pool, encoding="unicode")
+def _virt_type(session: LabSession) -> str:
+    try:
+        return session.verdict.domain_type
+    except GuestNotBuilt:
+        # The verdict boots the lab guest, which this lab does not otherwise need: "qemu" defines on any host.
+        return "qemu"
 
 
 class WindowsTemplate(Lab):
@@ -73,7 +75,7 @@ class WindowsTemplate(Lab):
             spice_listen="127.0.0.1",
             xml=str(session.path(f"{domain}.xml")),
             pool=session.name("winpool"),
-            virt_type=session.verdict.domain_type,
+            virt_type=_virt_type(session),
             uri=session.uri,
         )
 
