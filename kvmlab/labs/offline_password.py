@@ -18,6 +18,8 @@ from kvmlab.guest.disk import DEFAULT_ROOT_PASSWORD
 from kvmlab.labs.base import Lab, Params
 from kvmlab.session import LabSession
 
+# Lab passwords, not secrets: the first is the canonical one (the default trainee).
+PASSWORDS = ("N3w-kvmlab-pw", "Blue-Otter-42", "Quiet-Maple-17", "Red-Comet-93", "Tall-Cedar-58", "Warm-Dune-26")
 SHUTDOWN_TIMEOUT = 60.0  # ACPI power button -> acpid -> poweroff: ~1 s, more on a busy TCG host
 
 
@@ -47,7 +49,8 @@ class OfflinePassword(Lab):
             disk=str(session.path(f"{domain}.qcow2")),
             user="root",
             # Letters, digits and '-' only: it goes through a shell in `!virt-customize` cells.
-            password="N3w-kvmlab-pw",  # noqa: S106 - the lab's documented target password
+            # Each trainee of a class gets their own, so one cannot hand another the answer.
+            password=session.variant("password", PASSWORDS),
             old_password=DEFAULT_ROOT_PASSWORD,
             uri=session.uri,
         )
