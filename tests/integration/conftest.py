@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,17 +18,16 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from kvmlab import paths
+from kvmlab import paths, variants
 from kvmlab.connection import Connection
 
 # Per test process, so that two test runs on one host do not collide.
 TAG = os.getpid()
-SUBNET = f"192.168.{200 + TAG % 50}"
 FOREIGN_DOMAIN = f"""<domain type='qemu'><name>foreign-vm-{TAG}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'>
 <driver name='qemu' type='raw'/><source file='{{disk}}'/><target dev='vda' bus='virtio'/></disk></devices></domain>"""
 FOREIGN_NETWORK = f"""<network><name>foreign-net-{TAG}</name><bridge name='fkv{TAG}'/>
-<ip address='{SUBNET}.1' netmask='255.255.255.0'><dhcp><range start='{SUBNET}.10' end='{SUBNET}.20'/>
+<ip address='{{net}}.1' netmask='255.255.255.0'><dhcp><range start='{{net}}.10' end='{{net}}.20'/>
 </dhcp></ip></network>"""
 FOREIGN_POOL = f"<pool type='dir'><name>foreign-pool-{TAG}</name><target><path>{{path}}</path></target></pool>"
 FOREIGN_BRIDGE = f"fkbr{TAG}"
@@ -78,9 +78,38 @@ class Foreign:
             assert _digest(path) == digest, f"foreign file {path} was changed"
 
 
+_STALE = re.compile(r"^foreign-(?:vm|net|pool)-(\d+)$|^fk(?:br|v)(\d+)$")
+
+
+def _stale(name: str) -> bool:
+    """An object a test run that no longer exists seeded (it was killed before its teardown)."""
+    match = _STALE.match(name)
+    pid = match and (match.group(1) or match.group(2))
+    return bool(pid) and int(pid) != TAG and not Path(f"/proc/{pid}").exists()
+
+
+def _remove_stale(conn: libvirt.virConnect) -> None:
+    for dom in conn.listAllDomains(0):
+        if _stale(dom.name()):
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+    for obj in [*conn.listAllNetworks(0), *conn.listAllStoragePools(0)]:
+        if _stale(obj.name()):
+            if obj.isActive():
+                obj.destroy()
+            obj.undefine()
+    for link in Path("/sys/class/net").iterdir():
+        if _stale(link.name):
+            subprocess.run(["ip", "link", "delete", link.name], check=False)
+
+
 @pytest.fixture(scope="session")
 def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Foreign]:
     conn = system.conn
+    _remove_stale(conn)
+    # A subnet from kvmlab's host-wide allocator: concurrent test runs never clash.
+    net_prefix = variants.subnet(f"tests/foreign/{TAG}").rsplit(".", 1)[0]
     outside = tmp_path_factory.mktemp("foreign")
     disk = outside / "foreign.raw"
     disk.write_bytes(b"\0" * 1024 * 1024)
@@ -90,7 +119,7 @@ def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Ite
         paths.ensure_dir(path.parent)
         path.write_text("not kvmlab's\n")
     conn.defineXML(FOREIGN_DOMAIN.format(disk=disk))
-    net = conn.networkDefineXML(FOREIGN_NETWORK)
+    net = conn.networkDefineXML(FOREIGN_NETWORK.format(net=net_prefix))
     net.create()
     pool = conn.storagePoolDefineXML(FOREIGN_POOL.format(path=outside), 0)
     pool.create(0)
@@ -100,6 +129,7 @@ def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Ite
     try:
         yield seeded
     finally:
+        variants.release(f"tests/foreign/{TAG}")
         subprocess.run(["ip", "link", "delete", FOREIGN_BRIDGE], check=False)
         for undo in (
             lambda: conn.lookupByName(f"foreign-vm-{TAG}").undefine(),

@@ -45,7 +45,8 @@ def test_contract_start_fails_solve_passes_finish_leaves_nothing(lab: Lab, forei
     assert {(o.kind, o.name) for o in session.owners.load().objects} == owned_after_start
 
     session.solve()
-    assert session.check().failed_ids() == []
+    solved = session.check()
+    assert solved.passed, [(c.id, c.actual, c.hint) for c in solved.checks if not c.passed]
     _assert_exposed_on_loopback_only(session)
     _assert_nothing_world_writable(session)
 
@@ -100,7 +101,8 @@ def test_known_wrong_solution_fails_the_right_checks(lab: Lab, wrong: Wrong, for
     try:
         with session.owners.locked():
             wrong.apply(session)
-        assert set(session.check().failed_ids()) == wrong.fails
+        report = session.check()
+        assert set(report.failed_ids()) == wrong.fails, [(c.id, c.actual) for c in report.checks if not c.passed]
     finally:
         session.finish()
     foreign.assert_untouched()
