@@ -97,6 +97,18 @@ def report(force: bool = False, progress: Callable[[str], None] = lambda _msg: N
         )
     )
 
+    # Which labs this host and user can run, and why not the others.
+    from kvmlab.labs import registry
+    from kvmlab.session import unmet_requirements
+
+    blocked = {lab.id: unmet_requirements(lab.requires, "/session" in connection.uri) for lab in registry.all_labs()}
+    runnable = [lab_id for lab_id, unmet in blocked.items() if not unmet]
+    refused = {lab_id: unmet[0][0] for lab_id, unmet in blocked.items() if unmet}
+    detail = f"{len(runnable)}/{len(blocked)} labs can run here"
+    if refused:
+        detail += "; not here: " + "; ".join(f"{lab_id} {why}" for lab_id, why in refused.items())
+    rows.append(Row("labs", bool(runnable), detail))
+
     verdict: accel.Verdict | None = None
     try:
         verdict = accel.decide(force=force, progress=progress)
@@ -127,6 +139,7 @@ def report(force: bool = False, progress: Callable[[str], None] = lambda _msg: N
             **{k: manifest.get(k) for k in ("kernel_release", "initrd_bytes", "built_at")},
         },
         "data_dir": str(paths.data_dir()),
+        "labs": {"runnable": runnable, "refused": refused},
         "root": paths.is_root(),
         "checks": [row.__dict__ for row in rows],
         "ok": all(r.ok for r in rows if r.name in ("qemu", "qemu-img", "libvirt", "guest", "accelerator")),

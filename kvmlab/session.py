@@ -78,6 +78,28 @@ def ensure_memory_for(name: str, memory_mib: int) -> None:
         )
 
 
+def unmet_requirements(requires: Sequence[str], session_uri: bool) -> list[tuple[str, str]]:
+    """What this host cannot give a lab, as (what it needs, what to do); [] when it can run."""
+    needs = set(requires)
+    unmet = []
+    if "root" in needs and os.geteuid() != 0:
+        unmet.append(
+            (
+                "needs root (it changes host networking)",
+                "run it as root, or pick a lab that runs unprivileged (kvmlab doctor lists them)",
+            )
+        )
+    if "networks" in needs and session_uri:
+        unmet.append(
+            ("needs libvirt networks, which qemu:///session does not have", "run it as root on qemu:///system")
+        )
+    if "bridges" in needs and os.geteuid() != 0:
+        unmet.append(("creates a Linux bridge, which needs root", "run it as root"))
+    if "libguestfs" in needs and not shutil.which("virt-customize"):
+        unmet.append(("needs libguestfs (virt-customize)", "apt-get install libguestfs-tools (make setup does)"))
+    return unmet
+
+
 class LabSession:
     def __init__(
         self, lab: Lab, trainee: Trainee, connection: Connection | None = None, progress: Progress | None = None
@@ -303,27 +325,13 @@ class LabSession:
 
     def _require(self) -> None:
         """Refuse early, before anything is made, when the host cannot run this lab."""
-        needs = set(self.lab.requires)
         _ = self.connection.conn  # raises LibvirtUnavailable with what to do
-        if "guest" in needs:
+        if "guest" in self.lab.requires:
             self.guest_files  # noqa: B018 - raises GuestNotBuilt with what to do
-        if "root" in needs and os.geteuid() != 0:
-            raise HostCannot(
-                f"lab {self.lab.id} needs root (it changes host networking)",
-                "run it as root, or pick a lab that runs unprivileged (kvmlab lab list)",
-            )
-        if "networks" in needs and self.connection.is_session:
-            raise HostCannot(
-                f"lab {self.lab.id} needs libvirt networks, which qemu:///session does not have",
-                "run it as root on qemu:///system",
-            )
-        if "bridges" in needs and os.geteuid() != 0:
-            raise HostCannot(f"lab {self.lab.id} creates a Linux bridge, which needs root", "run it as root")
-        if "libguestfs" in needs and not shutil.which("virt-customize"):
-            raise HostCannot(
-                f"lab {self.lab.id} needs libguestfs (virt-customize)",
-                "apt-get install libguestfs-tools (make setup does)",
-            )
+        unmet = unmet_requirements(self.lab.requires, self.connection.is_session)
+        if unmet:
+            message, hint = unmet[0]
+            raise HostCannot(f"lab {self.lab.id} {message}", hint)
 
     def start(self) -> None:
         self._require()

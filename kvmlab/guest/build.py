@@ -78,6 +78,20 @@ def _stamp(path: str) -> str:
     return f"{path}:{st.st_size}:{int(st.st_mtime)}"
 
 
+DISK_FORMAT = 1  # bump when kvmlab/guest/disk.py makes a different disk
+
+
+def disk_digest() -> str:
+    """What the base disk depends on. It is the backing file of every lab disk, so it
+    is rebuilt only when this changes, never because the kernel was updated."""
+    busybox = _stamp(which("busybox", "busybox-static"))
+    return hashlib.sha256(f"disk-format={DISK_FORMAT}\n{busybox}\n".encode()).hexdigest()
+
+
+def _lab_disks_in_use() -> list[Path]:
+    return sorted(paths.labs_dir().glob("*/*/")) if paths.labs_dir().is_dir() else []
+
+
 def inputs_digest() -> str:
     """What the build depends on; an unchanged digest means nothing to do."""
     h = hashlib.sha256(f"format={FORMAT}\ncmdline={KERNEL_CMDLINE}\n".encode())
@@ -176,9 +190,21 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestF
         staged.write_bytes(initramfs.compress(initramfs.cpio_newc(tree)))
         staged.chmod(0o644)
         kernel.copy_kernel(src, files.root / "vmlinuz.partial")
-        progress("making the ext4 disk image (mkfs.ext4 -d)")
-        disk.build_disk(files.root / "disk.raw.partial")
-        for name in ("vmlinuz", "initrd.img", "disk.raw"):
+        names = ["vmlinuz", "initrd.img"]
+        # A disk built before disk_inputs was recorded is kept: the format has not changed since.
+        recorded = (manifest or {}).get("disk_inputs", disk_digest())
+        if force or not files.disk.is_file() or recorded != disk_digest():
+            in_use = _lab_disks_in_use()
+            if in_use and files.disk.is_file() and not force:
+                raise GuestNotBuilt(
+                    f"the guest's base disk must be rebuilt, but {len(in_use)} lab(s) have disks on it "
+                    f"(first: {in_use[0]})",
+                    "finish those labs first (kvmlab lab status), or rebuild anyway with kvmlab guest build --force",
+                )
+            progress("making the ext4 disk image (mkfs.ext4 -d)")
+            disk.build_disk(files.root / "disk.raw.partial")
+            names.append("disk.raw")
+        for name in names:
             target = files.root / name
             if target.exists():
                 target.chmod(0o644)
@@ -187,6 +213,7 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestF
         manifest_data = {
             "format": FORMAT,
             "inputs": digest,
+            "disk_inputs": disk_digest(),
             "kernel_release": src.release,
             "kernel_origin": src.origin,
             "cmdline": KERNEL_CMDLINE,
