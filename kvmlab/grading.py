@@ -72,6 +72,13 @@ class Report:
             "checks": [asdict(c) for c in self.checks],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The inverse of to_dict (a `lab check --json` from another host). Scores are recomputed."""
+        fields = ("id", "title", "passed", "points", "expected", "actual", "hint")
+        checks = [Check(**{k: row[k] for k in fields}) for row in data["checks"]]
+        return cls(str(data["lab"]), str(data["trainee"]), checks)
+
 
 def collect(lab: str, trainee: str, rows: Callable[[], Iterable[Check]]) -> Report:
     """Run a grader. A kvmlab error mid-way becomes a failed row, not a crash."""

@@ -27,6 +27,15 @@ DEFAULT_URI = "qemu:///system"
 class Member:
     trainee: Trainee
     uri: str
+    # A command prefix that runs a command on the trainee's own hypervisor host
+    # (["ssh", "root@hv2"]): kvmlab runs there, where the trainee's files are,
+    # and only the signing happens here.
+    via: tuple[str, ...] = ()
+    kvmlab: str = "kvmlab"  # the kvmlab command on that host
+
+    @property
+    def where(self) -> str:
+        return " ".join(self.via) if self.via else self.uri
 
 
 @dataclass(frozen=True)
@@ -73,5 +82,11 @@ def load(path: Path) -> Roster:
                 f"{path}: trainee {trainee_name}: uri {uri!r} is not a libvirt URI",
                 "e.g. qemu:///system or qemu+ssh://root@host/system",
             )
-        members.append(Member(Trainee(trainee_name), uri))
+        via = entry.get("via", [])
+        if not isinstance(via, list) or not all(isinstance(w, str) and w for w in via):
+            raise UsageError(
+                f"{path}: trainee {trainee_name}: via must be a list of words",
+                'e.g. via = ["ssh", "root@hv2.example.org"]',
+            )
+        members.append(Member(Trainee(trainee_name), uri, tuple(via), str(entry.get("kvmlab", "kvmlab"))))
     return Roster(name.strip(), str(seed), tuple(members), path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +80,17 @@ def set_class_seed(roster: Roster) -> None:
     path.chmod(0o644)
 
 
+REMOTE_TIMEOUT = 600.0  # a remote `lab start` boots a guest; a busy TCG host needs minutes
+
+
+@dataclass(frozen=True)
+class Verb:
+    """A lab command: a LabSession method for local members, `kvmlab lab NAME` on remote ones."""
+
+    name: str
+    method: Callable[[LabSession], Any]
+
+
 class ClassRunner:
     def __init__(self, roster: Roster, progress: Progress = print, parallel: int = 1) -> None:
         self.roster = roster
@@ -90,26 +102,61 @@ class ClassRunner:
     def _session(self, lab_id: str, member: Member) -> LabSession:
         return LabSession(registry.get(lab_id), member.trainee, Connection(member.uri), progress=lambda _m: None)
 
-    def _one(self, lab_id: str, member: Member, action: Callable[[LabSession], Any]) -> Outcome:
+    def _remote(self, lab_id: str, member: Member, verb: str) -> Report | None:
+        """Run `kvmlab lab VERB` on the trainee's own host through the roster's command prefix."""
+        argv = [
+            *member.via,
+            "env",
+            f"KVMLAB_CLASS_SEED={self.roster.seed}",
+            f"KVMLAB_URI={member.uri}",
+            member.kvmlab,
+            "lab",
+            verb,
+            lab_id,
+            "--trainee",
+            member.trainee.name,
+        ]
+        if verb == "check":
+            argv.append("--json")
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=REMOTE_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise LibvirtUnavailable(
+                f"cannot run kvmlab via {member.where}: {err}", "check the roster's `via` command by hand"
+            ) from err
+        if verb == "check":
+            try:
+                return Report.from_dict(json.loads(proc.stdout))
+            except (ValueError, KeyError, TypeError):
+                pass  # no JSON: the host said why on stderr
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+            error = LibvirtUnavailable if proc.returncode == 3 or proc.returncode == 255 else KvmlabError
+            raise error(f"{member.where}: {last}", "")
+        return None
+
+    def _one(self, lab_id: str, member: Member, action: Verb) -> Outcome:
         name = member.trainee.name
-        if member.uri in self._dead_hosts:
-            return Outcome(name, member.uri, False, f"host unreachable: {self._dead_hosts[member.uri]}")
+        if member.where in self._dead_hosts:
+            return Outcome(name, member.where, False, f"host unreachable: {self._dead_hosts[member.where]}")
         started = time.monotonic()
         try:
-            session = self._session(lab_id, member)
-            result = action(session)
+            if member.via:
+                result = self._remote(lab_id, member, action.name)
+            else:
+                result = action.method(self._session(lab_id, member))
         except LibvirtUnavailable as err:
-            self._dead_hosts[member.uri] = err.message
-            return Outcome(name, member.uri, False, f"host unreachable: {err.message}")
+            self._dead_hosts[member.where] = err.message
+            return Outcome(name, member.where, False, f"host unreachable: {err.message}")
         except KvmlabError as err:
-            return Outcome(name, member.uri, False, err.message)
+            return Outcome(name, member.where, False, err.message)
         except libvirt.libvirtError as err:
-            return Outcome(name, member.uri, False, f"libvirt: {err.get_error_message()}")
+            return Outcome(name, member.where, False, f"libvirt: {err.get_error_message()}")
         report = result if isinstance(result, Report) else None
         detail = f"{report.score}/{report.max_score}" if report else "done"
-        return Outcome(name, member.uri, True, f"{detail} in {time.monotonic() - started:.1f} s", report)
+        return Outcome(name, member.where, True, f"{detail} in {time.monotonic() - started:.1f} s", report)
 
-    def each(self, lab_id: str, verb: str, action: Callable[[LabSession], Any]) -> list[Outcome]:
+    def each(self, lab_id: str, action: Verb) -> list[Outcome]:
         registry.get(lab_id)  # an unknown lab fails once, before touching any host
         members = self.roster.members
         outcomes: list[Outcome] = []
@@ -118,7 +165,7 @@ class ClassRunner:
             outcome = self._one(lab_id, member, action)
             mark = "ok" if outcome.ok else "FAILED"
             self.progress(
-                f"[{len(outcomes) + 1}/{len(members)}] {verb} {lab_id} for {outcome.trainee} "
+                f"[{len(outcomes) + 1}/{len(members)}] {action.name} {lab_id} for {outcome.trainee} "
                 f"({outcome.uri}): {mark} {outcome.detail}"
             )
             outcomes.append(outcome)
@@ -134,13 +181,13 @@ class ClassRunner:
         return sorted(outcomes, key=lambda o: order[o.trainee])
 
     def start(self, lab_id: str) -> list[Outcome]:
-        return self.each(lab_id, "start", lambda s: s.start())
+        return self.each(lab_id, Verb("start", LabSession.start))
 
     def solve(self, lab_id: str) -> list[Outcome]:
-        return self.each(lab_id, "solve", lambda s: s.solve())
+        return self.each(lab_id, Verb("solve", LabSession.solve))
 
     def finish(self, lab_id: str) -> list[Outcome]:
-        return self.each(lab_id, "finish", lambda s: s.finish())
+        return self.each(lab_id, Verb("finish", LabSession.finish))
 
     def grade(self, lab_id: str, gradebook: Gradebook, at_deadline: bool = False) -> list[Outcome]:
         """Grade everybody and sign the results into the gradebook.
@@ -149,7 +196,7 @@ class ClassRunner:
         """
         ensure_trusted_install()
         deadline = exam_deadline(self.roster.name, lab_id)
-        outcomes = self.each(lab_id, "grade", lambda s: s.check())
+        outcomes = self.each(lab_id, Verb("check", LabSession.check))
         for o in outcomes:
             if o.report is not None:
                 gradebook.record(self.roster.name, o.uri, o.report, deadline, late=False if at_deadline else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -147,3 +148,30 @@ def test_untrusted_grading_code_is_refused(tmp_path: Path) -> None:
     planted.chmod(0o644)
     if os.geteuid() == 0:
         assert runner._untrusted(tmp_path) == []
+
+
+def test_members_on_other_hosts_run_kvmlab_there_and_are_signed_here(kvmlab_home: Path, tmp_path: Path) -> None:
+    """`via` is the command prefix that reaches a trainee's hypervisor (ssh in a real class).
+
+    Here the "other host" is this one with its own data directory, reached through env,
+    so the test exercises exactly the remote code path: kvmlab run as a separate
+    command, its JSON read back, the result signed by the instructor's key.
+    """
+    other_home = tmp_path / "other-host"
+    kvmlab_cmd = Path(sys.executable).parent / "kvmlab"
+    via = f'["env", "KVMLAB_HOME={other_home}"]'
+    path = _roster(
+        tmp_path,
+        f'class = "c4"\n[[trainee]]\nname = "ann"\nuri = "{private_test_host()}"\nvia = {via}\n'
+        f'kvmlab = "{kvmlab_cmd}"\n'
+        f'[[trainee]]\nname = "ben"\nuri = "{private_test_host()}"\nvia = ["/nonexistent/ssh"]\n',
+    )
+    r = roster.load(path)
+    assert r.members[0].via[0] == "env"
+    outcomes = runner.ClassRunner(r, progress=lambda _m: None).grade("hotadd-disk", Gradebook())
+    assert outcomes[1].ok is False and "cannot run kvmlab via /nonexistent/ssh" in outcomes[1].detail
+    assert outcomes[0].report is not None, outcomes[0].detail
+    attempt = Gradebook().latest("c4")[0]
+    assert attempt.verified and attempt.payload["trainee"] == "ann"
+    assert attempt.result["checks"][0]["id"] == "lab-started"  # graded over there: nothing started
+    assert not (other_home / "class").exists()  # the key and the gradebook stay with the instructor
