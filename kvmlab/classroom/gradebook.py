@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from kvmlab import paths
 from kvmlab.classroom import signing
 from kvmlab.grading import Report
+from kvmlab.sqlite import private_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -56,17 +56,8 @@ class Gradebook:
         self.path = path or default_path()
         self.key = key if key is not None else signing.load_key()
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        paths.ensure_dir(self.path.parent, 0o700)
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            db.executescript(_SCHEMA)
-            with db:
-                yield db
-        finally:
-            db.close()
-        self.path.chmod(0o600)
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return private_db(self.path, _SCHEMA)
 
     def record(
         self,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import getpass
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from fsrs import Card, Rating, Scheduler
 
 from kvmlab import paths
 from kvmlab.quiz.check import Verdict
+from kvmlab.sqlite import private_db
 
 RATINGS = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
 
@@ -49,17 +50,8 @@ class Store:
         self.path = path or default_path()
         self.scheduler = Scheduler(enable_fuzzing=False)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        paths.ensure_dir(self.path.parent, 0o700)
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            db.executescript(_SCHEMA)
-            with db:
-                yield db
-        finally:
-            db.close()
-        self.path.chmod(0o600)
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return private_db(self.path, _SCHEMA)
 
     def card(self, qid: str) -> Card | None:
         with self._db() as db:
