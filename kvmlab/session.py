@@ -233,7 +233,10 @@ class LabSession:
         """An IPv4 /24 for an isolated network that no other trainee's network on this host overlaps."""
         if self.canonical:
             return canonical
-        return variants.subnet(f"{self.trainee.name}/{self.lab.id}/{key}")
+        from kvmlab.labs.registry import all_labs
+
+        reserved = [net for lab in all_labs() for net in lab.canonical_subnets]
+        return variants.subnet(f"{self.trainee.name}/{self.lab.id}/{key}", reserved)
 
     def ifname(self, base: str) -> str:
         """A host interface name (bridge, tap) for this trainee: Linux allows 15 bytes.
@@ -391,6 +394,8 @@ class LabSession:
             if obj.kind != "domain" or obj.state != "created" or obj.uri != self.uri:
                 continue
             dom = sandbox.find_libvirt(self.connection.conn, "domain", obj.name, obj.uuid)
+            if dom is None and self.lab.guests_migrate:
+                continue  # it may have migrated to another host: the lab's checks say where it is
             if dom is None:
                 rows.append(
                     check(

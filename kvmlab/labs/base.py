@@ -7,6 +7,7 @@ it removes what the ownership record lists, and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,9 +25,18 @@ class Params:
     """Base for a lab's parameters: plain values the notebook prints and cells use."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            k: (str(v) if not isinstance(v, int | float | bool | list | tuple) else v) for k, v in self.__dict__.items()
-        }
+        """Plain JSON values (nested parameters too), for `lab params --json` and the notebooks."""
+        return {k: _plain(v) for k, v in self.__dict__.items()}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in vars(value).items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 class Lab:
@@ -38,6 +48,10 @@ class Lab:
     # What the host must offer: "libvirt", "root", "networks", "bridges", "libguestfs", "guest"
     requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
     grader: ClassVar[str]  # module in the graders package
+    # Subnets the default trainee's networks use: never handed to another trainee.
+    canonical_subnets: ClassVar[tuple[str, ...]] = ()
+    # Its guests may leave this libvirtd (live migration): a guest gone from here is not a fault.
+    guests_migrate: ClassVar[bool] = False
 
     def params(self, session: LabSession) -> Params:
         raise NotImplementedError

@@ -2,14 +2,14 @@
 
 The lab owns an isolated libvirt network (no <forward>: nothing leaves the
 host) and a running guest without a NIC; the trainee plugs a virtio NIC with
-an asked MAC into that network, live and persistent. The subnet is in the
-parameters: the default trainee gets 192.168.166.0/24, others one of
-192.168.160-199 chosen by their name, so a class can share a host.
+an asked MAC into that network, live and persistent. The subnet and the MAC
+are in the parameters: the default trainee gets 192.168.166.0/24 and
+52:54:00:c0:a8:a6, others their own (kvmlab.variants), so a class can share
+a host.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -21,8 +21,9 @@ from kvmlab.errors import HostCannot
 from kvmlab.labs.base import Lab, Params
 from kvmlab.session import LabSession
 
-DEFAULT_OCTET = 166
-OCTETS = range(160, 200)  # clear of the networks lab (122-155), dumpxml (100) and the tests' foreign nets (200+)
+CANONICAL_SUBNET = "192.168.166.0/24"  # a less common /24, clear of the seed's 122/133/144/155
+# 52:54:00 is QEMU/KVM's prefix; c0:a8:a6 is 192.168.166 in hex.
+CANONICAL_MAC = "52:54:00:c0:a8:a6"
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,6 @@ class NicParams(Params):
     mac: str
     model: str
     uri: str
-
-
-def _octet(session: LabSession) -> int:
-    if session.trainee.is_default:
-        return DEFAULT_OCTET
-    digest = hashlib.sha256(session.trainee.name.encode()).digest()
-    return OCTETS[digest[0] % len(OCTETS)]
 
 
 def network_xml(p: NicParams) -> str:
@@ -62,16 +56,16 @@ class HotAddNic(Lab):
     notebook: ClassVar[str] = "labs/16-hotadd-nic.ipynb"
     requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks")
     grader: ClassVar[str] = "hotadd_nic"
+    canonical_subnets: ClassVar[tuple[str, ...]] = (CANONICAL_SUBNET,)
 
     def params(self, session: LabSession) -> NicParams:
-        octet = _octet(session)
+        subnet = session.subnet("nic", CANONICAL_SUBNET)
         return NicParams(
             domain=session.name("vm-nic"),
             network=session.name("nicnet"),
-            subnet=f"192.168.{octet}.0/24",
-            gateway=f"192.168.{octet}.1",
-            # 52:54:00 is QEMU/KVM's prefix; c0:a8 is 192.168 in hex, then the subnet's octet.
-            mac=f"52:54:00:c0:a8:{octet:02x}",
+            subnet=subnet,
+            gateway=str(ipaddress.ip_network(subnet).network_address + 1),
+            mac=session.mac("nic", CANONICAL_MAC),
             model="virtio",
             uri=session.uri,
         )

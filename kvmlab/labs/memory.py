@@ -46,9 +46,15 @@ class Memory(Lab):
     grader: ClassVar[str] = "memory"
 
     def params(self, session: LabSession) -> MemoryParams:
-        # Small on purpose: a class shares one host. 384 > 256 needs the new maximum.
+        # Small on purpose: a class shares one host. Every target is above 256, so it needs the new maximum.
+        start, current = 256, session.variant("current", (384, 320, 448))
         return MemoryParams(
-            domain=session.name("vm-mem"), start_mib=256, max_mib=512, current_mib=384, hmp_mib=320, uri=session.uri
+            domain=session.name("vm-mem"),
+            start_mib=start,
+            max_mib=512,
+            current_mib=current,
+            hmp_mib=(start + current) // 2,  # somewhere else on the way, so each step shows a change
+            uri=session.uri,
         )
 
     def start(self, session: LabSession) -> None:

@@ -27,6 +27,7 @@ from kvmlab.xmlviews import NetworkXML
 SUBNETS = ("192.168.122.0/24", "192.168.133.0/24", "192.168.144.0/24", "192.168.155.0/24")
 DHCP_FIRST, DHCP_LAST = 100, 200  # host numbers: the rest of each subnet stays free for static addresses
 LIBVIRT_DEFAULT = "default"
+LIBVIRT_DEFAULT_SUBNET = SUBNETS[0]  # what libvirt ships its default network with
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,17 @@ class Networks(Lab):
     notebook: ClassVar[str] = "labs/06-networks.ipynb"
     requires: ClassVar[tuple[str, ...]] = ("libvirt", "root", "networks")
     grader: ClassVar[str] = "networks"
+    canonical_subnets: ClassVar[tuple[str, ...]] = SUBNETS
 
     def params(self, session: LabSession) -> NetworksParams:
         nets = []
-        for subnet in SUBNETS:
+        for canonical in SUBNETS:
+            tag = canonical.split(".")[2]
+            # 122 stays 122 for everybody: it teaches the clash with libvirt's default
+            # network and is never started. The others are each trainee's own in a
+            # class, so trainees' running networks never overlap.
+            subnet = canonical if canonical == LIBVIRT_DEFAULT_SUBNET else session.subnet(f"net{tag}", canonical)
             net = ipaddress.IPv4Network(subnet)
-            tag = str(net.network_address).split(".")[2]
             nets.append(
                 NetSpec(
                     name=session.name(f"net{tag}"),

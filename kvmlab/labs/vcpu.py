@@ -37,7 +37,13 @@ class Vcpu(Lab):
 
     def params(self, session: LabSession) -> VcpuParams:
         # Small on purpose: every vCPU is a host thread under TCG, and the host has 2 cores.
-        return VcpuParams(domain=session.name("vm-cpu"), start_vcpus=1, max_vcpus=4, vcpus=2, uri=session.uri)
+        return VcpuParams(
+            domain=session.name("vm-cpu"),
+            start_vcpus=1,
+            max_vcpus=4,
+            vcpus=session.variant("vcpus", (2, 3)),
+            uri=session.uri,
+        )
 
     def start(self, session: LabSession) -> None:
         p = self.params(session)
