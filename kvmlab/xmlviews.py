@@ -187,6 +187,10 @@ class DiskXML(View):
     readonly = Flag("readonly")
     serial = Text("serial")
     alias = Text("alias", "name")  # live XML only: QEMU's device id (virtio-disk1)
+    discard = Text("driver", "discard")  # unmap: the guest's TRIM/discard frees space in the image
+    error_policy = Text("driver", "error_policy")  # stop, report, ignore, enospc (QEMU's werror); None: enospc
+    source_pool = Text("source", "pool")  # <disk type='volume'>: a volume of a libvirt storage pool
+    source_volume = Text("source", "volume")
 
     @property
     def source(self) -> str | None:
@@ -253,6 +257,7 @@ class DomainXML(View):
     emulator = Text("devices/emulator")
     video_model = Text("devices/video/model", "type")
     hugepages = Flag("memoryBacking/hugepages")
+    nosharepages = Flag("memoryBacking/nosharepages")  # QEMU mem-merge=off: KSM never merges this guest's RAM
     balloon_model = Text("devices/memballoon", "model")
     serial_log = Text("devices/serial/log", "file")  # where libvirt copies the serial console
     hyperv_spinlock_retries = Int("features/hyperv/spinlocks", "retries")
@@ -320,6 +325,15 @@ class DomainXML(View):
         return any(c.get("name") == name for c in self.node.findall("devices/channel/target"))
 
 
+class CapabilitiesXML(View):
+    """``virsh capabilities``: what this host's hypervisor driver can run."""
+
+    def emulators(self) -> set[str]:
+        """Every emulator binary libvirt found for some guest architecture (``<guest><arch><emulator>``)."""
+        found = self.node.findall("guest/arch/emulator") + self.node.findall("guest/arch/domain/emulator")
+        return {(e.text or "").strip() for e in found if (e.text or "").strip()}
+
+
 class DhcpRange(View):
     start = Text(".", "start")
     end = Text(".", "end")
@@ -360,3 +374,27 @@ class VolumeXML(View):
     path = Text("target/path")
     format = Text("target/format", "type")
     capacity = Size("capacity", "bytes", in_bytes=True)
+
+
+class SnapshotDiskXML(View):
+    """One <disk> of a domain snapshot: internal (inside the qcow2), external (a new overlay) or no."""
+
+    name = Text(".", "name")
+    snapshot = Text(".", "snapshot")
+    source_file = Text("source", "file")
+
+
+class DomainSnapshotXML(View):
+    """``virsh snapshot-dumpxml``: what a snapshot holds and where it hangs in the tree."""
+
+    name = Text("name")
+    state = Text("state")  # running / shutoff (memory or powered off) or disk-snapshot (disk-only)
+    parent = Text("parent/name")
+    memory = Text("memory", "snapshot")  # internal, external or no
+    memory_file = Text("memory", "file")
+
+    def disks(self) -> list[SnapshotDiskXML]:
+        return self._views("disks/disk", SnapshotDiskXML)
+
+    def disk(self, name: str) -> SnapshotDiskXML | None:
+        return next((d for d in self.disks() if d.name == name), None)

@@ -11,7 +11,7 @@ import libvirt_qemu
 from kvmlab.connection import lookup
 from kvmlab.resources import runlog
 from kvmlab.resources.agent import GuestAgent
-from kvmlab.xmlviews import DomainXML
+from kvmlab.xmlviews import DomainSnapshotXML, DomainXML
 
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: "no state",
@@ -103,6 +103,28 @@ class Domain:
         if arguments:
             payload["arguments"] = arguments
         return json.loads(libvirt_qemu.qemuMonitorCommand(dom, json.dumps(payload), 0)).get("return")
+
+    def snapshots(self) -> dict[str, DomainSnapshotXML]:
+        """libvirt's snapshot metadata of this domain (``virsh snapshot-list``), by name."""
+        dom = self.handle
+        if dom is None:
+            return {}
+        return {snap.getName(): DomainSnapshotXML.from_xml(snap.getXMLDesc(0)) for snap in dom.listAllSnapshots(0)}
+
+    @property
+    def current_snapshot(self) -> str | None:
+        """The snapshot the current state descends from (``virsh snapshot-current --name``)."""
+        dom = self.handle
+        if dom is None or not dom.hasCurrentSnapshot(0):
+            return None
+        return str(dom.snapshotCurrent(0).getName())
+
+    def block_job(self, disk: str) -> dict[str, int]:
+        """The block job (commit, pull, copy) running on ``disk``; empty when there is none."""
+        dom = self.handle
+        if dom is None or not dom.isActive():
+            return {}
+        return dict(dom.blockJobInfo(disk, 0) or {})
 
     def runs(self) -> list[runlog.Run] | None:
         """This domain's runs (start, stop, why it stopped) from libvirt's log; None when unreadable."""

@@ -94,6 +94,12 @@ class ImageFiles:
             return None
         return FileTimes(mtime=found["mtime"], ctime=found["ctime"])
 
+    def fsck(self) -> tuple[bool, str]:
+        """``e2fsck -fn``: (consistent, what it said). Read-only: nothing is repaired."""
+        proc = run([which("e2fsck", "e2fsprogs"), "-fn", str(self.raw)], check=False)
+        said = (proc.stdout + proc.stderr).strip()
+        return proc.returncode == 0, said
+
     def listdir(self, path: str) -> list[str] | None:
         """Names in a directory (without . and ..), or None when it does not exist."""
         out, err = self._ask(f"ls -p {self._safe(path)}")
@@ -108,14 +114,22 @@ class ImageFiles:
 
 
 @contextmanager
-def image_files(image: Path) -> Iterator[ImageFiles]:
-    """Convert ``image`` to a temporary raw copy, replay its journal, and read files from it."""
+def image_files(image: Path, snapshot: str | None = None) -> Iterator[ImageFiles]:
+    """Convert ``image`` to a temporary raw copy, replay its journal, and read files from it.
+
+    ``snapshot`` names an internal qcow2 snapshot to read instead of the image's current state.
+    """
     if not image.is_file():
         raise ImageUnreadable(f"there is no image at {image}", "check the path (qemu-img info)")
+    if snapshot is not None and (not snapshot or any(c in snapshot for c in ",=\n")):
+        raise ValueError(f"not a plain snapshot name: {snapshot!r}")
     with tempfile.TemporaryDirectory(prefix="kvmlab-imagefs-") as tmp:
         raw = Path(tmp) / "disk.raw"
+        from_snapshot = ["-l", f"snapshot.name={snapshot}"] if snapshot is not None else []
         proc = run(
-            ["qemu-img", "convert", "-U", "-O", "raw", str(image), str(raw)], check=False, timeout=CONVERT_TIMEOUT
+            ["qemu-img", "convert", "-U", *from_snapshot, "-O", "raw", str(image), str(raw)],
+            check=False,
+            timeout=CONVERT_TIMEOUT,
         )
         if proc.returncode != 0:
             raise ImageUnreadable(
