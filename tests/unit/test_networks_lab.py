@@ -18,7 +18,7 @@ OTHER_133 = "<network><name>bob-net133</name><bridge name='kb133'/><ip address='
 
 
 def _params(conn: Connection) -> NetworksParams:
-    session = LabSession(registry.get("networks"), Trainee("alice"), conn)
+    session = LabSession(registry.get("networks"), Trainee("default"), conn)  # the seed subnets
     params = session.params
     assert isinstance(params, NetworksParams)
     return params
