@@ -175,7 +175,7 @@ def parse(line: str) -> Parsed:
 
 
 def _words(*parts: str) -> str:
-    """A free-text tail (qemu-monitor-command's --cmd): 'info kvm' quoted or not is the same."""
+    """An argv option's words ('info kvm' quoted or not is the same --cmd)."""
     return " ".join(" ".join(parts).split())
 
 
@@ -203,10 +203,7 @@ def _parse_args(spec: Spec, args: list[str], line: str) -> Parsed:
                     value = args[i]
                 else:
                     raise CommandError(f"{opt} needs a value")
-                if param.rest:
-                    values[param.name] = [_words(value, *args[i + 1 :])]
-                    break
-                if param.name in values and not param.repeat:
+                if param.name in values and not (param.repeat or param.rest):
                     raise CommandError(f"{opt} is given twice")
                 values.setdefault(param.name, []).append(value)
             else:
@@ -221,14 +218,19 @@ def _parse_args(spec: Spec, args: list[str], line: str) -> Parsed:
         if positionals:
             values.setdefault("positional", []).extend(positionals)
     else:
-        free = [p for p in spec.positional if p.name not in values]
+        # virsh's argv options (--cmd, --diskspec) take one value when named and
+        # every bare word left over once the other positional slots are full.
+        free = [p for p in spec.positional if p.name not in values or p.rest]
         for k, word in enumerate(positionals):
             if k >= len(free):
                 raise CommandError(f"unexpected argument {word!r} for {spec.tool}{' ' + spec.sub if spec.sub else ''}")
             if free[k].rest:
-                values[free[k].name] = [_words(*positionals[k:])]
+                values.setdefault(free[k].name, []).extend(positionals[k:])
                 break
             values[free[k].name] = [word]
+        for param in spec.params:
+            if param.rest and param.name in values:
+                values[param.name] = [_words(*values[param.name])]  # quoted or not, the same words
     for param in spec.params:
         if param.required and param.name not in values:
             raise CommandError(

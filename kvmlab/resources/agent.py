@@ -54,8 +54,15 @@ class ExecResult:
 
 
 class GuestAgent:
+    """qemu-guest-agent of a libvirt guest. Subclasses change only how a command travels."""
+
     def __init__(self, dom: libvirt.virDomain) -> None:
         self.dom = dom
+
+    @property
+    def where(self) -> str:
+        """Which guest, in messages."""
+        return f"guest {self.dom.name()}"
 
     def command(self, execute: str, arguments: dict[str, Any] | None = None, timeout: int = 10) -> Any:
         payload: dict[str, Any] = {"execute": execute}
@@ -82,8 +89,8 @@ class GuestAgent:
         while not self.ping():
             if time.monotonic() > deadline:
                 raise GuestTimeout(
-                    f"the guest agent in {self.dom.name()} did not answer within {seconds:.0f} s",
-                    "check the guest's console log; kvmlab lab reset LAB rebuilds it",
+                    f"the agent of {self.where} did not answer within {seconds:.0f} s",
+                    "check the guest's console log (is its QEMU still running?); kvmlab lab reset LAB rebuilds it",
                 )
             time.sleep(0.2)
 

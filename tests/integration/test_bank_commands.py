@@ -20,7 +20,9 @@ from typing import ClassVar
 import libvirt
 import pytest
 
+from kvmlab.guest.build import guest_files
 from kvmlab.labs.base import Lab, Params
+from kvmlab.procs import run
 from kvmlab.quiz import bank as bankmod
 from kvmlab.quiz.commands import parse
 from kvmlab.session import LabSession
@@ -143,6 +145,7 @@ class Harness:
     session: LabSession
     p: ExecParams
     original_xml: str
+    original_net_xml: str = ""
     dirty: bool = False  # a command changed something: restore before the next one
 
     @property
@@ -160,8 +163,16 @@ def harness(system: object) -> Iterator[Harness]:
     p: ExecParams = session.params  # type: ignore[assignment]
     h = Harness(session, p, "")
     h.original_xml = h.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    h.original_net_xml = session.connection.conn.networkLookupByName(p.network).XMLDesc(
+        libvirt.VIR_NETWORK_XML_INACTIVE
+    )
     yield h
     session.finish()
+
+
+# Values that name something inside libvirt, not a file: never rewritten into the scratch dir.
+_NOT_PATHS = {"vol", "name", "newname", "snapshotname", "checkpointname"}
+_EMBEDDED_PATH = re.compile(r"(?<==)(/[^,\s]+)")  # --diskspec vda,file=/var/lib/...qcow2
 
 
 def _map(argv: list[str], q: bankmod.Question, p: ExecParams) -> list[str]:
@@ -177,14 +188,18 @@ def _map(argv: list[str], q: bankmod.Question, p: ExecParams) -> list[str]:
     if parsed.sub == "attach-interface" and parsed.value("source"):
         kind = parsed.value("type")[0] if parsed.value("type") else ""
         names[parsed.value("source")[0]] = p.network if kind == "network" else p.bridge
+    keep = {v for name, values in parsed.values if name in _NOT_PATHS for v in values}
+    scratch = Path(p.scratch)
     out = []
     for word in argv:
         if word in names:
             out.append(names[word])
-        elif _PATHLIKE.search(word) and not word.startswith("-") and "://" not in word:
-            out.append(str(Path(p.scratch) / Path(word).name))
-        else:
+        elif word in keep or word.startswith("-") or "://" in word:
             out.append(word)
+        elif _PATHLIKE.search(word):
+            out.append(str(scratch / Path(word).name))
+        else:
+            out.append(_EMBEDDED_PATH.sub(lambda m: str(scratch / Path(m.group(1)).name), word))
     return out
 
 
@@ -196,15 +211,29 @@ def _run(h: Harness, line: str, q: bankmod.Question) -> subprocess.CompletedProc
 
 
 def _restore(h: Harness, running: bool) -> None:
-    """Back to the starting state: the original definition, an empty scratch dir, booted if asked."""
+    """Back to the starting state: no snapshots, a fresh disk, the original definitions, an
+    empty scratch dir, booted if asked. Answers may change any of these."""
+    conn = h.session.connection.conn
     dom = h.dom
     if dom.isActive():
         dom.destroy()
-    h.session.connection.conn.defineXML(h.original_xml)
-    for path in Path(h.p.scratch).iterdir():
-        if path.is_file() or path.is_symlink():
-            path.unlink()
-    h.session.connection.conn.storagePoolLookupByName(h.p.pool).refresh(0)
+    for snap in dom.listAllSnapshots():
+        snap.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
+    conn.defineXML(h.original_xml)
+    disk = h.session.path(f"{h.p.domain}.qcow2")
+    keep = {disk, h.session.path(f"{h.p.domain}.console.log"), Path(h.p.scratch)}
+    for path in [*h.session.lab_dir.iterdir(), *Path(h.p.scratch).iterdir()]:
+        if path not in keep and (path.is_file() or path.is_symlink()):
+            path.unlink()  # external snapshot overlays, copies the answers made
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(guest_files().disk), "-F", "raw", str(disk)])
+    net = conn.networkLookupByName(h.p.network)
+    if net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE) != h.original_net_xml:
+        if net.isActive():
+            net.destroy()
+        net = conn.networkDefineXML(h.original_net_xml)
+    if not net.isActive():
+        net.create()
+    conn.storagePoolLookupByName(h.p.pool).refresh(0)
     if running:
         h.session.boot(dom, h.session.path(f"{h.p.domain}.console.log"))
     h.dirty = False

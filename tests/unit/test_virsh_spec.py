@@ -41,3 +41,28 @@ def test_bare_words_go_where_virsh_puts_them() -> None:
 
 def test_every_installed_command_is_recorded() -> None:
     assert set(virsh_spec.list_commands()) == set(virsh_spec.load()["commands"])
+
+
+@pytest.mark.parametrize("command", sorted(virsh_spec.ARGV_COMMAND_POSITIONALS))
+def test_bare_names_of_argv_commands_are_what_virsh_does(command: str) -> None:
+    """virsh itself puts the bare word into --name (the test driver prints the XML it would use)."""
+    out = subprocess.run(
+        ["virsh", "-c", "test:///default", command, "test", "probe1", "--print-xml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "<name>probe1</name>" in out
+
+
+def test_argv_options_collect_bare_words_and_repeats() -> None:
+    from kvmlab.quiz.commands import parse
+
+    named = parse("virsh snapshot-create-as centos --name s1 --diskspec vda,snapshot=no --disk-only")
+    assert named.values == parse("virsh snapshot-create-as centos s1 --disk-only --diskspec vda,snapshot=no").values
+    two = parse("virsh snapshot-create-as centos s1 --diskspec vda,snapshot=no --diskspec vdb,snapshot=no --disk-only")
+    assert two.value("diskspec") == ("vda,snapshot=no vdb,snapshot=no",)
+    assert (
+        parse("virsh qemu-monitor-command centos --hmp --cmd info kvm").values
+        == parse("virsh qemu-monitor-command centos --hmp 'info kvm'").values
+    )
