@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -65,8 +66,17 @@ class GuestFiles:
         return self
 
 
+SYSTEM_GUEST = Path("/var/lib/kvmlab/guest")
+
+
 def guest_files() -> GuestFiles:
-    return GuestFiles(paths.guest_dir())
+    """The user's own guest; for users without one, the host's (JupyterHub trainees share
+    the guest root built: it is only ever read, every lab disk is an overlay on it)."""
+    own = GuestFiles(paths.guest_dir())
+    if own.ready or paths.is_root() or "KVMLAB_HOME" in os.environ:
+        return own
+    shared = GuestFiles(SYSTEM_GUEST)
+    return shared if shared.ready else own
 
 
 def _asset(name: str) -> bytes:
@@ -172,8 +182,8 @@ def _initramfs_tree(src: kernel.KernelSource, progress: Progress) -> initramfs.T
 
 
 def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestFiles:
-    """Build the guest unless an up-to-date build is already there."""
-    files = guest_files()
+    """Build the user's own guest unless an up-to-date build is already there."""
+    files = GuestFiles(paths.guest_dir())
     digest = inputs_digest()
     manifest = files.manifest()
     if not force and files.ready and manifest and manifest.get("inputs") == digest:
