@@ -26,8 +26,27 @@ from kvmlab.errors import Busy
 from kvmlab.trainee import Trainee
 
 # A hand-started process (kind "process", named by its pid file) goes first:
-# it may hold files open that are removed later.
-KINDS_IN_REMOVAL_ORDER = ("process", "domain", "network", "pool", "bridge", "file", "dir")
+# it may hold files open that are removed later. A "mount" (a small tmpfs a lab
+# mounts in its directory) goes once the guests using it are gone, with the files
+# in it; a "ksm-lease" (named "trainee/lab": KSM's knobs held, see
+# kvmlab.resources.hostmem) is let go once the lab's guests are gone.
+# A second "libvirtd" (named by its own directory, see kvmlab.resources.libvirtd)
+# goes before everything: its guests are stopped with it. A "veth" (this host's end
+# of a pair) and the "netns" it leads into go once nothing runs inside.
+KINDS_IN_REMOVAL_ORDER = (
+    "libvirtd",
+    "process",
+    "domain",
+    "network",
+    "pool",
+    "bridge",
+    "veth",
+    "netns",
+    "mount",
+    "ksm-lease",
+    "file",
+    "dir",
+)
 LIBVIRT_KINDS = frozenset({"domain", "network", "pool"})
 
 

@@ -8,6 +8,7 @@ them, so a foreign object renamed to look like the trainee's is left alone.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,10 @@ from kvmlab.errors import NotOwned
 from kvmlab.guestxml import OWNER_NS
 from kvmlab.ownership import LIBVIRT_KINDS, Owned, Ownership
 from kvmlab.procs import run
+from kvmlab.resources import hostmem
 from kvmlab.resources.bridge import SYS_NET
+from kvmlab.resources.libvirtd import PrivateLibvirtd
+from kvmlab.resources.netns import NetNamespace, Veth
 from kvmlab.resources.process import PidFileProcess
 from kvmlab.xmlviews import parse
 
@@ -49,6 +53,14 @@ def exists(connection: Connection, kind: str, name: str) -> bool:
         return find_libvirt(connection.conn, kind, name) is not None
     if kind == "bridge":
         return (SYS_NET / name).exists()
+    if kind == "mount":
+        return os.path.ismount(name)
+    if kind == "ksm-lease":
+        return hostmem.ksm_lease_held(name)
+    if kind == "netns":
+        return NetNamespace(name).exists
+    if kind == "veth":
+        return Veth(name).exists
     return os.path.lexists(name)
 
 
@@ -191,6 +203,81 @@ def _remove_bridge(obj: Owned) -> str | None:
     return None
 
 
+MOUNT_SOURCE = "kvmlab"  # what kvmlab's own tmpfs mounts are called in /proc/self/mountinfo: kvmlab-TRAINEE
+
+
+def mount_source(path: Path) -> tuple[str, str] | None:
+    """(filesystem type, source) of the mount at ``path`` (the topmost one); None when nothing is mounted there."""
+    found = None
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4] == str(path) and " - " in line:
+            fstype, source = line.split(" - ", 1)[1].split()[:2]
+            found = (fstype, source)
+    return found
+
+
+def _remove_mount(obj: Owned) -> str | None:
+    """Unmount a tmpfs kvmlab mounted for the lab; anything else mounted there is left alone."""
+    path = Path(obj.name)
+    if not os.path.ismount(path):
+        return None
+    if not _inside_data_dir(path):
+        return f"{path} is outside kvmlab's data directory: left mounted"
+    mounted = mount_source(path)
+    if mounted is None or mounted[0] != "tmpfs" or not mounted[1].startswith(MOUNT_SOURCE):
+        return f"{path} has {mounted} mounted on it, which kvmlab did not mount: left alone"
+    if run(["umount", str(path)], check=False).returncode != 0:
+        run(["umount", "--lazy", str(path)])  # busy (a shell inside it): detach now, freed when it leaves
+    return None
+
+
+def _remove_libvirtd(obj: Owned) -> str | None:
+    """A second libvirtd a lab started: its guests, the daemon, then its private directory.
+
+    The daemon is named by its own directory (configuration, sockets, state,
+    logs: see kvmlab.resources.libvirtd). Every guest it runs is the lab's:
+    it was started empty, answering root only on its own socket. The
+    directory goes only once no process of the daemon is left.
+    """
+    root = Path(obj.name)
+    if not os.path.lexists(root):
+        return None
+    if not _inside_data_dir(root):
+        return f"{root} is outside kvmlab's data directory: left alone"
+    if root.is_symlink() or not root.is_dir():
+        return f"{root} is not the directory of a libvirtd kvmlab started: left alone"
+    daemon = PrivateLibvirtd(root)
+    notes = daemon.stop()
+    if not daemon.is_stopped:
+        return "; ".join([*notes, f"the libvirtd of {root} still runs: its directory is left"])
+    shutil.rmtree(root)  # never follows a symlink out of it
+    return "; ".join(notes) or None
+
+
+def _remove_veth(obj: Owned) -> str | None:
+    """This host's end of a veth pair (deleting it deletes its peer too); anything else of that name is left."""
+    veth = Veth(obj.name)
+    if not veth.exists:
+        return None
+    if not veth.is_veth:
+        return f"interface {obj.name} is not a veth: left alone"
+    run(["ip", "link", "delete", "dev", obj.name])
+    return None
+
+
+def _remove_netns(obj: Owned) -> str | None:
+    """A network namespace, once nothing runs in it (a process there would keep it alive unnamed)."""
+    netns = NetNamespace(obj.name)
+    if not netns.exists:
+        return None
+    pids = netns.pids()
+    if pids:
+        return f"network namespace {obj.name} still has processes {pids[:5]}: left alone"
+    run(["ip", "netns", "delete", obj.name])
+    return None
+
+
 def remove(connection: Connection, obj: Owned, trainee: str) -> str | None:
     """Remove one owned object. Returns a note when something was left on purpose."""
     if obj.kind in LIBVIRT_KINDS:
@@ -203,6 +290,16 @@ def remove(connection: Connection, obj: Owned, trainee: str) -> str | None:
         return _remove_bridge(obj)
     if obj.kind == "process":
         return _remove_process(obj)
+    if obj.kind == "mount":
+        return _remove_mount(obj)
+    if obj.kind == "ksm-lease":
+        return hostmem.release_ksm(obj.name)
+    if obj.kind == "libvirtd":
+        return _remove_libvirtd(obj)
+    if obj.kind == "veth":
+        return _remove_veth(obj)
+    if obj.kind == "netns":
+        return _remove_netns(obj)
     return _remove_path(obj)
 
 

@@ -9,6 +9,7 @@ keeps it out of the registry.
 from __future__ import annotations
 
 from kvmlab.errors import GuestTimeout
+from kvmlab.procs import run
 from kvmlab.resources.agent import poll
 from kvmlab.session import LabSession
 
@@ -16,15 +17,22 @@ SHUTDOWN_TIMEOUT = 60.0  # the tiny guest powers off in ~1 s; TCG on a busy host
 
 
 def shut_down(session: LabSession, domain: str, timeout: float = SHUTDOWN_TIMEOUT) -> None:
-    """`virsh shutdown` (graceful: ACPI power button or the guest agent), then wait until it is off."""
+    """`virsh shutdown` (graceful: the guest agent or the ACPI power button), then wait until it is off.
+
+    With the agent, virsh asks it first; the tiny guest can power off before
+    the agent's answer arrives, and virsh then says "domain is not running"
+    although the shutdown worked. So virsh's exit status is not the verdict:
+    the domain's state is.
+    """
     vm = session.host.domain(domain)
     if not vm.is_running:
         return
-    session.virsh("shutdown", domain)
+    run(["virsh", "-q", "-c", session.uri, "shutdown", domain], check=False)
     if poll(lambda: vm.is_running, lambda running: not running, seconds=timeout, interval=0.25):
         raise GuestTimeout(
-            f"guest {domain} did not shut down within {timeout:.0f} s",
-            f"force it off: virsh destroy {domain} (a hard power-off, like pulling the plug)",
+            f"guest {domain} did not shut down within {timeout:.0f} s of `virsh shutdown`",
+            f"look at `virsh domstate {domain} --reason`; as a last resort `virsh destroy {domain}` pulls the "
+            "plug (a hard power-off: the filesystem then replays its journal)",
         )
 
 

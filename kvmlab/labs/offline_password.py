@@ -8,19 +8,17 @@ so the guest must be shut off first: start leaves it running on purpose.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 from kvmlab import guestfs
-from kvmlab.errors import GuestTimeout
 from kvmlab.guest.disk import DEFAULT_ROOT_PASSWORD
+from kvmlab.labs._restart import shut_down
 from kvmlab.labs.base import Lab, Params
 from kvmlab.session import LabSession
 
 # Lab passwords, not secrets: the first is the canonical one (the default trainee).
 PASSWORDS = ("N3w-kvmlab-pw", "Blue-Otter-42", "Quiet-Maple-17", "Red-Comet-93", "Tall-Cedar-58", "Warm-Dune-26")
-SHUTDOWN_TIMEOUT = 60.0  # ACPI power button -> acpid -> poweroff: ~1 s, more on a busy TCG host
 
 
 @dataclass(frozen=True)
@@ -64,20 +62,3 @@ class OfflinePassword(Lab):
         guestfs.run_tool(
             ["virt-customize", "-a", p.disk, "--root-password", f"password:{p.password}"], session.verdict.accel
         )
-
-
-def shut_down(session: LabSession, domain: str, timeout: float = SHUTDOWN_TIMEOUT) -> None:
-    """`virsh shutdown` (the ACPI power button) and wait until the guest has powered itself off."""
-    vm = session.host.domain(domain)
-    if not vm.is_running:
-        return
-    session.virsh("shutdown", domain)
-    deadline = time.monotonic() + timeout
-    while vm.is_running:
-        if time.monotonic() > deadline:
-            raise GuestTimeout(
-                f"guest {domain} did not power off within {timeout:.0f} s of `virsh shutdown`",
-                f"look at `virsh domstate {domain} --reason`; as a last resort `virsh destroy {domain}` "
-                "pulls the plug (the filesystem then needs its journal replayed)",
-            )
-        time.sleep(0.5)

@@ -159,6 +159,9 @@ class Harness:
 def harness(system: object) -> Iterator[Harness]:
     session = LabSession(BankHarness(), Trainee("qexec"))
     session.finish()
+    # Files the answers wrote into the scratch dir are the harness's own, not owned
+    # objects, so finish leaves the dir: clear what an interrupted earlier run left.
+    shutil.rmtree(session.lab_dir, ignore_errors=True)
     session.start()
     p: ExecParams = session.params  # type: ignore[assignment]
     h = Harness(session, p, "")
@@ -167,6 +170,8 @@ def harness(system: object) -> Iterator[Harness]:
         libvirt.VIR_NETWORK_XML_INACTIVE
     )
     yield h
+    for path in Path(p.scratch).iterdir():
+        path.unlink()
     session.finish()
 
 

@@ -1,0 +1,378 @@
+"""Lab: break-fix, a guest that will not run and the trainee finds out why (troubleshooting).
+
+``lab start`` builds a small guest and breaks it the way production breaks.
+Each trainee gets one fault (a per-trainee variant), so neighbours cannot
+copy the answer:
+
+``backing``      the overlay's backing file was "tidied" into an archive directory
+``permissions``  the overlay was left with mode 000 (libvirt chowns images, it never chmods them)
+``pool``         the directory of the storage pool holding the guest's scratch volume is gone
+``emulator``     the definition names a QEMU binary that was removed (a hand-built one)
+``bridge``       the NIC names a bridge that does not exist (renamed on the host)
+``io-error``     the datastore of the data disk filled up: QEMU paused the guest on ENOSPC
+
+The grader asks for the guest to run again *and* for the cause to be fixed,
+not worked around: the backing file back where the overlay points (not a
+rebase, not a fresh disk), the NIC on the lab's bridge with its own MAC, space
+freed under the data disk with the error policy kept, and so on.
+
+The fault injected is recorded in the lab directory at start, so the grader
+grades what was really broken. Instructors (and the tests) choose the fault
+for a whole class with ``KVMLAB_BREAKFIX_FAULT=pool kvmlab class start ...``;
+otherwise it is ``session.variant("fault", FAULTS)``.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import libvirt
+
+from kvmlab import hostinfo
+from kvmlab.errors import GuestTimeout, HostCannot, UsageError
+from kvmlab.guestxml import GuestSpec, Nic, lab_guest_xml
+from kvmlab.labs.base import Lab, Params
+from kvmlab.procs import run
+from kvmlab.resources import runlog
+from kvmlab.resources.agent import GuestAgent, poll
+from kvmlab.resources.bridge import SYS_NET
+from kvmlab.sandbox import MOUNT_SOURCE
+from kvmlab.session import LabSession
+from kvmlab.xmlviews import parse
+
+FAULTS = ("backing", "permissions", "pool", "emulator", "bridge", "io-error")
+FAULT_ENV = "KVMLAB_BREAKFIX_FAULT"
+
+# Marks written into the guest's disk at start, read back by the grader: a fresh
+# disk in place of the broken one loses them, as it would lose a server's data.
+# Both sit in ext4 block group 6 of the tiny guest's disk, which holds no data.
+BASE_MARK_OFFSET = 50 * 1024 * 1024
+IMAGE_MARK_OFFSET = 54 * 1024 * 1024
+MARK_BYTES = 64 * 1024
+
+PAUSE_TIMEOUT = 90.0  # the guest fills the datastore in a second or two; TCG on a busy host is slower
+
+
+@dataclass(frozen=True)
+class BreakFixParams(Params):
+    domain: str
+    image: str  # the guest's disk (vda): a qcow2 overlay
+    base: str  # the overlay's backing file
+    log: str  # libvirt's log of the guest's QEMU runs
+    xml: str  # where to dump and edit the definition
+    uri: str
+    # The rest is the puzzle: not printed (see as_dict), used by the fix cells and the grader.
+    fault: str
+    archive: str  # backing: where the tidy-up moved the base image
+    pool: str  # pool: the storage pool holding the scratch volume (vdb)
+    pool_dir: str
+    volume: str
+    volume_mib: int
+    emulator: str  # emulator: the removed QEMU binary the definition names
+    bridge: str  # bridge: the lab's bridge, where the NIC belongs
+    missing_bridge: str  # the bridge the broken definition names
+    mac: str
+    datastore: str  # io-error: a small tmpfs holding the data disk
+    datastore_mib: int
+    data_disk: str
+    data_mib: int
+    junk: str  # what fills the datastore
+    junk_mib: int
+    mark: int  # the byte the marks are made of
+    record: str  # which fault start injected
+
+    SHOWN: ClassVar[tuple[str, ...]] = ("domain", "image", "log", "xml", "uri")
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the notebook and `kvmlab lab params` print: where to look, not what is wrong."""
+        return {k: v for k, v in super().as_dict().items() if k in self.SHOWN}
+
+
+def chosen_fault(session: LabSession) -> str:
+    """The fault start injected (recorded), else the instructor's choice, else this trainee's variant."""
+    record = session.path("fault")
+    try:
+        recorded = record.read_text().strip()
+    except OSError:
+        recorded = ""
+    forced = os.environ.get(FAULT_ENV, "").strip()
+    fault = recorded or forced or session.variant("fault", FAULTS)
+    if fault not in FAULTS:
+        source = str(record) if recorded else FAULT_ENV
+        raise UsageError(f"{source} names fault {fault!r}, which break-fix does not know", f"use one of {FAULTS}")
+    return fault
+
+
+class BreakFix(Lab):
+    id: ClassVar[str] = "break-fix"
+    title: ClassVar[str] = "Break-fix: a guest that will not run, diagnosed from logs and fixed at the cause"
+    topic: ClassVar[str] = "troubleshooting"
+    seed_questions: ClassVar[tuple[int, ...]] = (15,)
+    notebook: ClassVar[str] = "labs/25-break-fix.ipynb"
+    # Root for the bridge and the tmpfs some faults need; every trainee may draw any fault.
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "root", "bridges")
+    grader: ClassVar[str] = "break_fix"
+
+    def params(self, session: LabSession) -> BreakFixParams:
+        domain = session.name("vm-fix")
+        datastore = session.path("datastore")
+        return BreakFixParams(
+            domain=domain,
+            image=str(session.path(f"{domain}.qcow2")),
+            base=str(session.path("base.qcow2")),
+            log=str(runlog.log_path(session.uri, domain)),
+            xml=str(session.path(f"{domain}.xml")),
+            uri=session.uri,
+            fault=chosen_fault(session),
+            archive=str(session.path("old-images") / "base.qcow2"),
+            pool=session.name("fixpool"),
+            pool_dir=str(session.path("pool")),
+            volume="scratch.qcow2",
+            volume_mib=32,
+            emulator=str(session.path("qemu-7.1") / "bin" / "qemu-system-x86_64"),
+            bridge=session.ifname("fixbr0"),
+            missing_bridge=session.ifname("brprod0"),
+            mac=session.mac("nic", "52:54:00:fb:00:01"),
+            datastore=str(datastore),
+            datastore_mib=48,
+            data_disk=str(datastore / "data.qcow2"),
+            data_mib=32,
+            junk=str(datastore / "backup-2023.tar"),
+            junk_mib=40,
+            mark=session.variant("mark", tuple(range(0x41, 0x5B))),  # 'A'..'Z'
+            record=str(session.path("fault")),
+        )
+
+    # -- start: a guest, then the fault ------------------------------------------
+
+    def start(self, session: LabSession) -> None:
+        p = self.params(session)
+        if Path(p.record).exists():
+            return  # already broken (start is idempotent): a second start must not fix or re-break it
+        files = session.guest_files
+        session.make_dir()
+        session.expect("file", p.xml)
+        session.make_copy(Path(p.base), files.disk, "qcow2")
+        _mark(p.base, p.mark, BASE_MARK_OFFSET)
+        session.make_overlay(Path(p.image), Path(p.base), "qcow2")
+        _mark(p.image, p.mark, IMAGE_MARK_OFFSET)
+        spec = session.guest_spec("vm-fix")
+        log = session.claim("file", str(spec.console_log))
+        session.owners.confirm(log)
+        {
+            "backing": _break_backing,
+            "permissions": _break_permissions,
+            "pool": _break_pool,
+            "emulator": _break_emulator,
+            "bridge": _break_bridge,
+            "io-error": _break_io,
+        }[p.fault](session, p, spec)
+        session.write_file(Path(p.record), p.fault + "\n")
+
+    # -- the reference solution: the same commands as the notebook ------------------
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        if p.fault == "backing":
+            run(["mv", p.archive, p.base])  # back where the overlay points
+        elif p.fault == "permissions":
+            run(["chmod", "0600", p.image])  # libvirt chowns it to the qemu user at start
+        elif p.fault == "pool":
+            session.virsh("pool-build", p.pool)  # makes the directory again
+            session.virsh("pool-start", p.pool)
+            session.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_mib}M", "--format", "qcow2")
+        elif p.fault == "emulator":
+            emulator = host_emulator(session)
+            redefine(session, p, lambda xml: xml.replace(f"<emulator>{p.emulator}<", f"<emulator>{emulator}<"))
+        elif p.fault == "bridge":
+            redefine(session, p, lambda xml: xml.replace(f"'{p.missing_bridge}'", f"'{p.bridge}'"))
+        elif p.fault == "io-error":
+            run(["rm", p.junk])
+            session.virsh("resume", p.domain)
+            return
+        session.virsh("start", p.domain)
+        session.wait_ready(p.domain)
+
+
+# -- the faults --------------------------------------------------------------------
+
+
+def _mark(image: str, byte: int, offset: int) -> None:
+    run(["qemu-io", "-f", "qcow2", "-c", f"write -P {byte} {offset} {MARK_BYTES}", image])
+
+
+def _define(session: LabSession, spec: GuestSpec, edit: Any = None) -> libvirt.virDomain:
+    """The guest's definition, changed by ``edit(root)`` (an ElementTree <domain>) before it is defined."""
+    xml = lab_guest_xml(spec, session.guest_files)
+    if edit is not None:
+        root = parse(xml, "the lab guest's XML")
+        edit(root)
+        ET.indent(root)
+        xml = ET.tostring(root, encoding="unicode")
+    return session.define_domain(xml)
+
+
+def _break_backing(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+    _define(session, spec)
+    session.make_dir(Path(p.archive).parent)
+    moved = session.claim("file", p.archive)
+    Path(p.base).rename(p.archive)  # "nothing uses base.qcow2 any more": the overlay does
+    session.owners.confirm(moved)
+
+
+def _break_permissions(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+    _define(session, spec)
+    Path(p.image).chmod(0)
+
+
+def _break_pool(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+    session.make_dir(Path(p.pool_dir))
+    pool = ET.Element("pool", type="dir")
+    ET.SubElement(pool, "name").text = p.pool
+    ET.SubElement(ET.SubElement(pool, "target"), "path").text = p.pool_dir
+    handle = session.define_pool(ET.tostring(pool, encoding="unicode"))
+    if not handle.isActive():
+        handle.create(0)
+    volume = Path(p.pool_dir) / p.volume
+    vol = session.claim("file", str(volume))
+    session.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_mib}M", "--format", "qcow2")
+    session.owners.confirm(vol)
+
+    def scratch(root: ET.Element) -> None:
+        devices = root.find("devices")
+        assert devices is not None
+        disk = ET.Element("disk", type="volume", device="disk")
+        ET.SubElement(disk, "driver", name="qemu", type="qcow2")
+        ET.SubElement(disk, "source", pool=p.pool, volume=p.volume)
+        ET.SubElement(disk, "target", dev="vdb", bus="virtio")
+        devices.insert(1, disk)
+
+    _define(session, spec, scratch)
+    # The directory goes (a wiped filesystem, a mount that did not come back); libvirtd
+    # cannot start the pool any more, nor the guest whose volume it holds.
+    handle.destroy()
+    volume.unlink()
+    Path(p.pool_dir).rmdir()
+
+
+def _break_emulator(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+    qemu = hostinfo.qemu_binary()
+    if qemu is None:
+        raise HostCannot("qemu-system-x86_64 is not installed", "run `make setup` to install the host tools")
+    wrapper = Path(p.emulator)
+    session.make_dir(wrapper.parent.parent)
+    session.make_dir(wrapper.parent)
+    obj = session.claim("file", str(wrapper))
+    # libvirt refuses to define a guest whose emulator it cannot run, so the
+    # hand-built QEMU exists while the guest is defined, and goes afterwards.
+    wrapper.write_text(f'#!/bin/sh\n# a hand-built QEMU 7.1 (kvmlab break-fix)\nexec {qemu} "$@"\n')
+    wrapper.chmod(0o755)
+    session.owners.confirm(obj)
+
+    def emulator(root: ET.Element) -> None:
+        devices = root.find("devices")
+        assert devices is not None
+        el = ET.Element("emulator")
+        el.text = str(wrapper)
+        devices.insert(0, el)
+
+    _define(session, spec, emulator)
+    wrapper.unlink()
+    wrapper.parent.rmdir()
+    wrapper.parent.parent.rmdir()
+
+
+def _break_bridge(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+    if (SYS_NET / p.missing_bridge).exists():
+        raise HostCannot(
+            f"an interface named {p.missing_bridge} exists on this host, and the lab needs that name to be free",
+            "use another trainee name (--trainee NAME)",
+        )
+    session.make_bridge(p.bridge)
+    # A trainee may "fix" it by creating a bridge with the old name: finish removes that one too.
+    session.expect("bridge", p.missing_bridge)
+    spec.nics = (Nic(type="bridge", source=p.missing_bridge, mac=p.mac),)
+    _define(session, spec)
+
+
+def _break_io(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+    datastore = Path(p.datastore)
+    make_tmpfs(session, datastore, p.datastore_mib)
+    junk = session.claim("file", p.junk)
+    run(["fallocate", "-l", f"{p.junk_mib}M", p.junk])  # "an old backup someone parked on the datastore"
+    session.owners.confirm(junk)
+    data = session.claim("file", p.data_disk)
+    run(["qemu-img", "create", "-q", "-f", "qcow2", p.data_disk, f"{p.data_mib}M"])
+    session.owners.confirm(data)
+
+    def data_disk(root: ET.Element) -> None:
+        devices = root.find("devices")
+        assert devices is not None
+        disk = ET.Element("disk", type="file", device="disk")
+        ET.SubElement(disk, "driver", name="qemu", type="qcow2", error_policy="stop")
+        ET.SubElement(disk, "source", file=p.data_disk)
+        ET.SubElement(disk, "target", dev="vdb", bus="virtio")
+        devices.insert(1, disk)
+
+    dom = _define(session, spec, data_disk)
+    session.boot(dom, spec.console_log)
+    agent = GuestAgent(dom)
+    agent.wait(60)
+    # The guest's application writes its data disk; the thin qcow2 grows until the datastore is full.
+    agent.command("guest-exec", {"path": "/bin/dd", "arg": ["if=/dev/zero", "of=/dev/vdb", "bs=1M", "conv=fsync"]})
+    paused = (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_IOERROR)
+    if poll(lambda: tuple(dom.state()), lambda s: s == paused, seconds=PAUSE_TIMEOUT, interval=0.25) != paused:
+        raise GuestTimeout(
+            f"guest {p.domain} did not pause on the full datastore within {PAUSE_TIMEOUT:.0f} s",
+            "the host is very busy: kvmlab lab reset break-fix tries again",
+        )
+
+
+def make_tmpfs(session: LabSession, path: Path, size_mib: int) -> Path:
+    """An owned tmpfs of ``size_mib`` at ``path`` (a directory the lab owns): a filesystem that really fills up."""
+    session.make_dir(path)
+    obj = session.claim("mount", str(path))
+    if not os.path.ismount(path):
+        source = f"{MOUNT_SOURCE}-{session.trainee.name}"
+        run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0755", source, str(path)])
+    session.owners.confirm(obj)
+    return path
+
+
+# -- shared by the solution, the notebook and the tests ---------------------------------
+
+
+def host_emulator(session: LabSession) -> str:
+    """The emulator libvirt itself picks for this guest (``virsh domcapabilities``)."""
+    caps = parse(session.virsh("domcapabilities", "--virttype", session.verdict.domain_type), "domcapabilities")
+    path = caps.findtext("path")
+    if not path:
+        raise HostCannot("virsh domcapabilities names no emulator", "is QEMU installed? `kvmlab doctor` checks")
+    return path
+
+
+def redefine(session: LabSession, p: BreakFixParams, edit: Any) -> None:
+    """virsh dumpxml --inactive > FILE, edit FILE, virsh define FILE: what `virsh edit` does, in steps."""
+    text = session.virsh("dumpxml", "--inactive", p.domain)
+    Path(p.xml).write_text(edit(text))
+    session.virsh("define", p.xml)
+
+
+def marks_intact(image: str, mark: int) -> tuple[bool, str]:
+    """Read the guest's disk through its backing chain: do both marks written at start read back?"""
+    argv = ["qemu-io", "-r", "-U", "-f", "qcow2"]
+    for offset in (BASE_MARK_OFFSET, IMAGE_MARK_OFFSET):
+        argv += ["-c", f"read -P {mark} {offset} {MARK_BYTES}"]
+    if not os.path.lexists(image):
+        return False, f"{image} is missing"
+    proc = run([*argv, image], check=False)
+    text = (proc.stdout + proc.stderr).strip()
+    if proc.returncode == 0:
+        return True, "the overlay's data and its base's read back"
+    if "Pattern verification failed" in text:
+        return False, "the disk opens, but the data written before the fault is not on it (a fresh disk?)"
+    return False, f"the disk does not open: {text.splitlines()[-1] if text else 'qemu-io failed'}"

@@ -1,0 +1,208 @@
+"""Lab: memory virtualization on this host: page tables, KSM, huge pages (seed question 18's neighbour).
+
+Two identical tiny guests run; the second was defined with
+``<memoryBacking><nosharepages/>`` (QEMU ``mem-merge=off``), so KSM never looks
+at its RAM. The trainee reads how this host translates guest memory (EPT/NPT,
+shadow page tables, or TCG's softmmu), its transparent and explicit huge
+pages and its KSM state, lets the second guest's memory be shared again
+(a definition change QEMU applies only when it starts), turns KSM on where
+the host allows it and measures what it saves, and records the readings in
+a JSON file the grader compares with the host.
+
+KSM's knobs are host-wide. Where this process may write them, start takes a
+lease on them (kvmlab.resources.hostmem): their values are recorded, and the
+last lab to let go (finish) writes them back exactly, unmerging what KSM
+merged if nothing was merged before. Where KSM is absent, or off and not
+writable (an unprivileged user), the lab says so and the trainee records
+that it cannot be measured here; the grader checks that answer instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kvmlab.errors import GuestTimeout
+from kvmlab.guestxml import lab_guest_xml
+from kvmlab.labs._restart import restart
+from kvmlab.labs.base import Lab, Params
+from kvmlab.resources import hostmem
+from kvmlab.session import LabSession
+from kvmlab.xmlviews import parse
+
+MERGE_TIMEOUT = 300.0  # ksmd scans every mergeable page on the host (other guests too) before it merges ours
+SCAN_PAGES = 1000  # pages per wake-up while we watch (the default, 100, takes minutes on a busy host)
+FACT_KEYS = (
+    "translation",
+    "thp_enabled",
+    "hugepages_total",
+    "hugepage_size_kib",
+    "ksm_available",
+    "ksm_run_at_start",
+    "pages_sharing",
+    "saved_mib",
+)
+
+
+@dataclass(frozen=True)
+class MemVirtParams(Params):
+    domain1: str  # shares its memory (QEMU's default, mem-merge=on)
+    domain2: str  # starts with <nosharepages/>: the trainee lets it share
+    memory_mib: int  # both guests: identical
+    facts: str  # the trainee's readings, JSON
+    xml: str  # where to dump and edit domain2's definition
+    accel: str  # kvm or tcg (kvmlab doctor's verdict)
+    ksm_dir: str
+    ksm_mode: str  # measure | read-only | absent (at start)
+    ksm_available: bool  # at start
+    ksm_run_at_start: int | None
+    uri: str
+
+    SHOWN: ClassVar[tuple[str, ...]] = ("domain1", "domain2", "memory_mib", "facts", "xml", "uri")
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the notebook prints: your guests and files, not the readings you are asked to make."""
+        return {k: v for k, v in super().as_dict().items() if k in self.SHOWN}
+
+
+def host_at_start(session: LabSession) -> dict[str, Any]:
+    """What the lab saw when it started (recorded then): KSM's state before anybody changed it."""
+    try:
+        data: dict[str, Any] = json.loads(session.path("host-at-start.json").read_text())
+        return data
+    except (OSError, ValueError):
+        state = hostmem.ksm()
+        return {"ksm_available": state.available, "ksm_run": state.run, "ksm_mode": hostmem.ksm_mode()}
+
+
+def facts_of_host(p: MemVirtParams) -> dict[str, Any]:
+    """The readings the grader expects, from the host now (and KSM as the lab found it at start)."""
+    meminfo = hostmem.meminfo_kib()
+    return {
+        "translation": hostmem.memory_translation(p.accel),
+        "thp_enabled": hostmem.thp_mode(),
+        "hugepages_total": meminfo.get("HugePages_Total"),
+        "hugepage_size_kib": meminfo.get("Hugepagesize"),
+        "ksm_available": p.ksm_available,
+        "ksm_run_at_start": p.ksm_run_at_start,
+    }
+
+
+def without_nosharepages(xml: str) -> str:
+    """The domain XML with <nosharepages/> removed (and its <memoryBacking> if nothing else is in it)."""
+    xml = re.sub(r"\s*<nosharepages/>", "", xml)
+    return re.sub(r"\s*<memoryBacking>\s*</memoryBacking>", "", xml)
+
+
+class MemoryVirt(Lab):
+    id: ClassVar[str] = "memory-virt"
+    title: ClassVar[str] = "Memory virtualization: EPT/NPT vs shadow pages vs softmmu, KSM and huge pages"
+    topic: ClassVar[str] = "memory-virtualization"
+    seed_questions: ClassVar[tuple[int, ...]] = (18,)
+    notebook: ClassVar[str] = "labs/26-memory-virt.ipynb"
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
+    grader: ClassVar[str] = "memory_virt"
+
+    def params(self, session: LabSession) -> MemVirtParams:
+        at_start = host_at_start(session)
+        return MemVirtParams(
+            domain1=session.name("vm-ksm1"),
+            domain2=session.name("vm-ksm2"),
+            memory_mib=192,
+            facts=str(session.path("facts.json")),
+            xml=str(session.path(f"{session.name('vm-ksm2')}.xml")),
+            accel=session.verdict.accel,
+            ksm_dir=str(hostmem.KSM_DIR),
+            ksm_mode=str(at_start["ksm_mode"]),
+            ksm_available=bool(at_start["ksm_available"]),
+            ksm_run_at_start=at_start["ksm_run"],
+            uri=session.uri,
+        )
+
+    def start(self, session: LabSession) -> None:
+        session.make_dir()
+        record = session.path("host-at-start.json")
+        session.write_file(record, json.dumps(host_at_start(session)) + "\n")  # kept by a second start
+        p = self.params(session)
+        if hostmem.ksm().writable:
+            # KSM's knobs are the host's: hold them, so finish puts back exactly what was there.
+            holder = f"{session.trainee.name}/{self.id}"
+            lease = session.claim("ksm-lease", holder)
+            hostmem.acquire_ksm(holder)
+            session.owners.confirm(lease)
+        session.expect("file", p.facts)
+        session.expect("file", p.xml)
+        session.lab_guest(session.guest_spec("vm-ksm1", memory_mib=p.memory_mib))
+        self._unshared_guest(session, p)
+
+    def _unshared_guest(self, session: LabSession, p: MemVirtParams) -> None:
+        spec = session.guest_spec("vm-ksm2", memory_mib=p.memory_mib)
+        files = session.guest_files
+        session.make_overlay(spec.disk, files.disk)
+        log = session.claim("file", str(spec.console_log))
+        session.owners.confirm(log)
+        root = parse(lab_guest_xml(spec, files), "the lab guest's XML")
+        backing = ET.Element("memoryBacking")
+        ET.SubElement(backing, "nosharepages")
+        names = [child.tag for child in root]
+        root.insert(names.index("currentMemory") + 1, backing)
+        dom = session.define_domain(_tostring(root))
+        if not dom.isActive():
+            session.boot(dom, spec.console_log)
+
+    def solve(self, session: LabSession) -> None:
+        p = self.params(session)
+        # 1. Let the second guest share: edit the definition, then a power cycle (mem-merge is a QEMU start option).
+        Path(p.xml).write_text(without_nosharepages(session.virsh("dumpxml", "--inactive", p.domain2)))
+        session.virsh("define", p.xml)
+        live = session.host.domain(p.domain2).live
+        if live is None or live.nosharepages:
+            restart(session, p.domain2)  # QEMU reads <nosharepages/> (mem-merge) only when it starts
+        # 2. Where KSM can run here: on, scanning faster while we watch, until it merged pages of both guests.
+        facts = facts_of_host(p)
+        facts.update(pages_sharing=None, saved_mib=None)
+        if p.ksm_mode == "measure":
+            ksm = Path(p.ksm_dir)
+            state = hostmem.ksm()
+            if state.writable and (state.pages_to_scan or 0) < SCAN_PAGES:
+                (ksm / "pages_to_scan").write_text(f"{SCAN_PAGES}\n")
+            if state.writable and state.run != 1:
+                (ksm / "run").write_text("1\n")
+            wait_for_merging(session, (p.domain1, p.domain2))
+            sharing = hostmem.ksm().pages_sharing or 0
+            facts.update(pages_sharing=sharing, saved_mib=round(sharing * hostmem.PAGE_KIB / 1024, 1))
+        # 3. The readings, for the grader.
+        Path(p.facts).write_text(json.dumps(facts, indent=1) + "\n")
+
+
+def _tostring(root: ET.Element) -> str:
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode")
+
+
+def merging_pages(session: LabSession, domain: str) -> int | None:
+    """Pages of this guest's QEMU that KSM merged; None when the guest does not run."""
+    uuid = session.host.domain(domain).uuid
+    pid = hostmem.qemu_pid(uuid) if uuid and session.host.domain(domain).is_running else None
+    return hostmem.merging_pages(pid) if pid else None
+
+
+def wait_for_merging(session: LabSession, domains: tuple[str, ...], timeout: float = MERGE_TIMEOUT) -> dict[str, int]:
+    """Wait until KSM has merged pages of every one of ``domains``; returns their merged page counts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        merged = {d: merging_pages(session, d) or 0 for d in domains}
+        if all(merged.values()):
+            return merged
+        if time.monotonic() > deadline:
+            raise GuestTimeout(
+                f"KSM merged no pages of {', '.join(d for d, n in merged.items() if not n)} within {timeout:.0f} s",
+                "is KSM running (cat /sys/kernel/mm/ksm/run)? Does the guest run with <nosharepages/>? "
+                "On a host with much mergeable memory, raise pages_to_scan and wait longer",
+            )
+        time.sleep(1)
