@@ -16,18 +16,17 @@ finishes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import ipaddress
-import json
 import os
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kvmlab import paths
 from kvmlab.errors import HostCannot
+from kvmlab.sharedstate import locked_json
 
 T = TypeVar("T")
 
@@ -73,22 +72,8 @@ def _registry_path() -> Path:
     return paths.data_dir() / "subnets.json"
 
 
-@contextlib.contextmanager
-def _locked_registry() -> Iterator[dict[str, str]]:
-    paths.ensure_dir(paths.data_dir())
-    lock = os.open(paths.data_dir() / "subnets.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            data: dict[str, str] = json.loads(_registry_path().read_text())
-        except (OSError, ValueError):
-            data = {}
-        yield data
-        tmp = _registry_path().with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-        tmp.replace(_registry_path())
-    finally:
-        os.close(lock)
+def _locked_registry() -> contextlib.AbstractContextManager[dict[str, Any]]:
+    return locked_json(_registry_path())
 
 
 def _in_use_on_host() -> list[ipaddress.IPv4Network]:

@@ -15,16 +15,15 @@ the host ends up exactly as it was.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kvmlab import paths
+from kvmlab.sharedstate import locked_json
 
 KSM_DIR = Path("/sys/kernel/mm/ksm")
 THP_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/enabled")
@@ -137,25 +136,9 @@ def _lease_path() -> Path:
     return paths.data_dir() / "ksm-lease.json"
 
 
-@contextlib.contextmanager
-def _lease() -> Iterator[dict[str, Any]]:
-    paths.ensure_dir(paths.data_dir())
-    fd = os.open(paths.data_dir() / "ksm-lease.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            data: dict[str, Any] = json.loads(_lease_path().read_text())
-        except (OSError, ValueError):
-            data = {}
-        yield data
-        if data.get("holders"):
-            tmp = _lease_path().with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-            tmp.replace(_lease_path())
-        else:
-            _lease_path().unlink(missing_ok=True)
-    finally:
-        os.close(fd)
+def _lease() -> contextlib.AbstractContextManager[dict[str, Any]]:
+    """The host-wide KSM lease: who changed KSM and what to restore (the file goes once nobody holds it)."""
+    return locked_json(_lease_path())
 
 
 def ksm_lease_held(holder: str) -> bool:
@@ -192,8 +175,10 @@ def release_ksm(holder: str) -> str | None:
             return None
         root = Path(data.get("root", str(KSM_DIR)))
         previous: dict[str, str] = data.get("previous", {})
+        pages_before = data.get("pages_sharing_before", 0)
+        data.clear()  # the last holder is gone: the lease file goes with it
         try:
-            if previous.get("run") == "0" and data.get("pages_sharing_before", 0) == 0:
+            if previous.get("run") == "0" and pages_before == 0:
                 # KSM was off with nothing merged: unmerge what it merged for us (run=2), then stop it (run=0).
                 (root / "run").write_text("2")
             for knob in ("pages_to_scan", "sleep_millisecs", "run"):
