@@ -360,6 +360,8 @@ class LabSession:
                     continue  # stays in the record; the next finish retries it
         if first and not self.owners.record.of_lab(self.lab.id):
             self.owners.lab_finished(self.lab.id)
+            variants.release(f"{self.trainee.name}/{self.lab.id}/")
+        self._tidy_trainee_dir()
 
     def solve(self) -> None:
         self.start()
@@ -435,10 +437,14 @@ class LabSession:
                 self.owners.drop(obj)
             self.owners.lab_finished(self.lab.id)
             variants.release(f"{self.trainee.name}/{self.lab.id}/")
+        self._tidy_trainee_dir()
+        return notes
+
+    def _tidy_trainee_dir(self) -> None:
+        """The trainee's directory is shared by their labs: removed once the last one empties it."""
         trainee_dir = self.lab_dir.parent
         if trainee_dir.is_dir() and not any(trainee_dir.iterdir()):
-            trainee_dir.rmdir()  # shared parent: removed only once it is empty
-        return notes
+            trainee_dir.rmdir()
 
     def reset(self) -> list[str]:
         notes = self.finish()

@@ -102,6 +102,10 @@ def _remove_stale(conn: libvirt.virConnect) -> None:
     for link in Path("/sys/class/net").iterdir():
         if _stale(link.name):
             subprocess.run(["ip", "link", "delete", link.name], check=False)
+    for planted in [*paths.data_dir().glob("foreign-notes-*.txt"), *paths.labs_dir().glob("foreign-readme-*.txt")]:
+        pid = planted.stem.rsplit("-", 1)[1]
+        if pid.isdigit() and int(pid) != TAG and not Path(f"/proc/{pid}").exists():
+            planted.unlink()
 
 
 @pytest.fixture(scope="session")

@@ -57,3 +57,4 @@ def test_start_refuses_a_lab_dir_it_did_not_make(system: object) -> None:
         assert not any(session.lab_dir.iterdir())
     finally:
         session.lab_dir.rmdir()
+        session.lab_dir.parent.rmdir()
