@@ -16,6 +16,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kvmlab.errors import InvalidName, UsageError
 from kvmlab.trainee import Trainee, validate
@@ -48,6 +49,11 @@ class Roster:
     @property
     def uris(self) -> list[str]:
         return sorted({m.uri for m in self.members})
+
+
+def _remote(uri: str) -> bool:
+    """A libvirt URI naming another machine (qemu+ssh://host/..., qemu+tls://host/...)."""
+    return bool(urlsplit(uri).hostname)
 
 
 def load(path: Path) -> Roster:
@@ -87,6 +93,12 @@ def load(path: Path) -> Roster:
             raise UsageError(
                 f"{path}: trainee {trainee_name}: via must be a list of words",
                 'e.g. via = ["ssh", "root@hv2.example.org"]',
+            )
+        if _remote(uri) and not via:
+            # The labs' files (images, logs) live on that host: grading them from here would be wrong.
+            raise UsageError(
+                f"{path}: trainee {trainee_name}: {uri} is another host, and kvmlab must run there",
+                'add via = ["ssh", "root@THAT-HOST"] and give uri as that host sees it (qemu:///system)',
             )
         members.append(Member(Trainee(trainee_name), uri, tuple(via), str(entry.get("kvmlab", "kvmlab"))))
     return Roster(name.strip(), str(seed), tuple(members), path)

@@ -45,6 +45,7 @@ def test_roster_defaults_and_validation(tmp_path: Path) -> None:
         ('class = "c"\n[[trainee]]\nname = "a"\n[[trainee]]\nname = "a"\n', "listed twice"),
         ('class = "c"\n[[trainee]]\nname = "a"\nuri = "nonsense"\n', "is not a libvirt URI"),
         ("class = [", "not valid TOML"),
+        ('class = "c"\n[[trainee]]\nname = "a"\nuri = "qemu+ssh://root@hv2/system"\n', "kvmlab must run there"),
     ],
 )
 def test_bad_rosters_say_what_is_wrong(tmp_path: Path, body: str, message: str) -> None:
