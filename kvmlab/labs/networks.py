@@ -32,9 +32,10 @@ LIBVIRT_DEFAULT_SUBNET = SUBNETS[0]  # what libvirt ships its default network wi
 
 @dataclass(frozen=True)
 class NetSpec:
+    tag: str  # which of the seed's four it stands for: "122", "133", "144", "155"
     name: str
     bridge: str
-    subnet: str  # 192.168.133.0/24
+    subnet: str  # 192.168.133.0/24 (a trainee of a class gets their own /24 in its place)
     dhcp_start: str
     dhcp_end: str
     xml: str  # the file the trainee writes, then net-defines
@@ -64,9 +65,9 @@ class NetworksParams(Params):
     uri: str
 
     def net(self, subnet_or_name: str) -> NetSpec:
-        """p.net("133") or p.net("net133"): one of the trainee's networks."""
+        """p.net("133") or p.net("net133"): one of the trainee's networks, by the seed subnet it stands for."""
         for n in self.nets:
-            if subnet_or_name in (n.name, n.subnet) or n.subnet.split(".")[2] == subnet_or_name:
+            if subnet_or_name in (n.tag, n.name, n.subnet):
                 return n
         raise KeyError(subnet_or_name)
 
@@ -161,6 +162,7 @@ class Networks(Lab):
             net = ipaddress.IPv4Network(subnet)
             nets.append(
                 NetSpec(
+                    tag=tag,
                     name=session.name(f"net{tag}"),
                     bridge=session.ifname(f"virbr{tag}"),
                     subnet=subnet,
