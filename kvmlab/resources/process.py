@@ -80,9 +80,11 @@ class PidFileProcess:
         except ProcessLookupError:
             return None  # it exited: nothing to stop
         try:
-            argv = [] if _has_exited(pid) else _argv(pid)
-            if not argv:
+            if _has_exited(pid):
                 return None
+            # An empty command line means a kernel thread, or a process caught
+            # mid-exec: either way nothing proves it is ours.
+            argv = _argv(pid) or ["a process with no readable command line"]
             if not self.names_pid_file(argv, self.pid_file):
                 return f"pid {pid} from {self.pid_file} now runs {argv[0]}, not the recorded process: left alone"
             for sig in (signal.SIGTERM, signal.SIGKILL):

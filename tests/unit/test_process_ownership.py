@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -31,6 +32,29 @@ SLEEP = (
 )
 
 
+def _settled(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Wait until the kernel has finished exec: until then /proc/PID/cmdline reads empty."""
+    cmdline = Path("/proc") / str(proc.pid) / "cmdline"
+    deadline = time.monotonic() + 5
+    while not cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc
+
+
+def _cmdline(proc_dir: Path) -> bytes | None:
+    try:
+        return (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return None
+
+
+def _state(proc_dir: Path) -> str:
+    try:
+        return (proc_dir / "stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
 @pytest.fixture
 def started() -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
@@ -46,7 +70,7 @@ def _fake_qemu(procs: list[subprocess.Popen[bytes]], pid_file: Path, *extra: str
     proc = subprocess.Popen(
         ["qemu-system-x86_64", "-c", SLEEP, "-pidfile", str(pid_file), *extra], executable=sys.executable
     )
-    procs.append(proc)
+    procs.append(_settled(proc))
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{proc.pid}\n")
     return proc
@@ -73,7 +97,7 @@ def test_remove_stops_the_process_named_by_its_pid_file(
 def test_a_pid_reused_by_another_program_is_left_alone(
     test_host: Connection, started: list[subprocess.Popen[bytes]]
 ) -> None:
-    stranger = subprocess.Popen(["sleep", "60"])
+    stranger = _settled(subprocess.Popen(["sleep", "60"]))
     started.append(stranger)
     pid_file = _lab_file("qemu.pid")
     pid_file.parent.mkdir(parents=True)
@@ -183,3 +207,20 @@ def test_finish_stops_the_hand_started_process_and_leaves_nothing(
     assert proc.wait(timeout=5) == -15
     assert not session.lab_dir.exists()
     assert session.owners.load().objects == []
+
+
+def test_a_process_whose_command_line_cannot_be_read_is_left_alone(
+    test_host: Connection, started: list[subprocess.Popen[bytes]]
+) -> None:
+    kernel_threads = [
+        d.name for d in Path("/proc").iterdir() if d.name.isdigit() and _cmdline(d) == b"" and _state(d) not in "ZX"
+    ]
+    if not kernel_threads:
+        pytest.skip("no kernel thread is visible in this PID namespace")
+    pid_file = _lab_file("qemu.pid")
+    pid_file.parent.mkdir(parents=True)
+    pid_file.write_text(f"{kernel_threads[0]}\n")  # alive, with an empty command line
+
+    note = remove(test_host, Owned("process", str(pid_file), "qemu-kvm"), "alice")
+
+    assert note is not None and "left alone" in note
