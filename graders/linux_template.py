@@ -17,19 +17,11 @@ from kvmlab.guest.build import READY_MARKER
 from kvmlab.host import Host
 from kvmlab.labs.linux_template import SEALED_HOSTNAMES, TemplateParams
 from kvmlab.resources.imagefs import ImageFiles, ImageUnreadable
+from kvmlab.resources.trainee_files import same_file
 from kvmlab.xmlviews import DomainXML
 
 LOGS = ("/var/log/messages",)
 HISTORIES = ("/root/.bash_history",)
-
-
-def _same_file(a: str | None, b: str) -> bool:
-    if not a:
-        return False
-    try:
-        return Path(a).samefile(b)
-    except OSError:
-        return Path(a) == Path(b)
 
 
 def _backing(p: TemplateParams, chain: list[dict[str, Any]]) -> tuple[bool, str]:
@@ -43,7 +35,7 @@ def _backing(p: TemplateParams, chain: list[dict[str, Any]]) -> tuple[bool, str]
     said = f"{top.get('format')} -> {backing} ({top.get('backing-filename-format', '?')})"
     right = (
         top.get("format") == "qcow2"
-        and _same_file(backing, p.base)
+        and same_file(backing, p.base)
         and top.get("backing-filename-format") == "qcow2"
         and len(chain) == 2
     )
@@ -94,9 +86,7 @@ def checks(host: Host, p: TemplateParams) -> Iterator[Check]:
     template = host.domain(p.template)
     configs = [(name, disk, host.domain(name).config, host.domain(name).uuid) for name, disk in clones]
     missing = [name for name, _, config, _ in configs if config is None]
-    wrong_disk = [
-        name for name, disk, config, _ in configs if config is not None and not _same_file(_vda(config), disk)
-    ]
+    wrong_disk = [name for name, disk, config, _ in configs if config is not None and not same_file(_vda(config), disk)]
     uuids = [uuid for _, _, _, uuid in configs if uuid] + ([template.uuid] if template.uuid else [])
     yield check(
         "clones-defined",

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from kvmlab.grading import Check, check
 from kvmlab.host import Host
 from kvmlab.labs.memory_virt import FACT_KEYS, MemVirtParams, facts_of_host
 from kvmlab.resources import hostmem
+from kvmlab.resources.trainee_files import read_json_object
 
 
 def _facts(path: str) -> dict[str, Any] | str:
     """The trainee's readings, or why there are none."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return "no facts file"
-    except (OSError, ValueError) as err:
-        return f"not JSON ({err})"
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    return data
+    data, why = read_json_object(path)
+    return data if data is not None else ("no facts file" if why == "no file" else why)
 
 
 def _fact(facts: dict[str, Any] | str, key: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from kvmlab.resources import hugepages
 from kvmlab.resources.cpus import format_cpuset, online_cpus, parse_cpuset, thread_affinity, thread_group
 from kvmlab.resources.domain import Domain
 from kvmlab.resources.filesystem import nearest_existing, supports_o_direct
+from kvmlab.resources.trainee_files import read_json_object
 from kvmlab.xmlviews import ControllerXML, DiskXML, DomainXML
 
 CACHE_MODES = ("none", "writethrough", "writeback", "directsync", "unsafe", "default")
@@ -25,13 +25,10 @@ DIRECT_CACHE = ("none", "directsync")  # the cache modes that open the image wit
 
 
 def _results(path: str) -> tuple[dict[str, Any] | None, str]:
-    try:
-        data = json.loads(Path(path).read_text(errors="replace"))
-    except FileNotFoundError:
-        return None, "no file"
-    except (OSError, ValueError) as err:
-        return None, f"not JSON ({err})"
-    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+    data, why = read_json_object(path)
+    if data is None:
+        return None, why
+    if not isinstance(data.get("runs"), list):
         return None, 'not an object with a "runs" list'
     return data, ""
 

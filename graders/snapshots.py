@@ -10,7 +10,6 @@ the snapshot is read in the running guest through its agent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,8 @@ from kvmlab.host import Host
 from kvmlab.labs.snapshots import SnapshotParams
 from kvmlab.resources.agent import AgentUnavailable
 from kvmlab.resources.imagefs import ImageUnreadable
+from kvmlab.resources.trainee_files import read_json, same_file
 from kvmlab.xmlviews import DiskXML, DomainSnapshotXML
-
-
-def _same(a: object, b: str) -> bool:
-    if not isinstance(a, str) or not a:
-        return False
-    try:
-        return Path(a).samefile(b)
-    except OSError:
-        return Path(a) == Path(b)
 
 
 def _last(text: str) -> str:
@@ -48,12 +39,9 @@ def _describe_chain(chain: list[dict[str, Any]]) -> str:
 
 
 def _recorded_chain(path: str) -> tuple[list[dict[str, Any]], str]:
-    try:
-        data = json.loads(Path(path).read_text(errors="replace"))
-    except FileNotFoundError:
-        return [], "no file"
-    except (OSError, ValueError) as err:
-        return [], f"not JSON ({err})"
+    data, why = read_json(path)
+    if why:
+        return [], why
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
         return [], "not a list of images (use --backing-chain --output=json)"
     return data, ""
@@ -65,9 +53,11 @@ def _chain_as_asked(p: SnapshotParams, chain: list[dict[str, Any]]) -> bool:
         return False
     for i, (entry, (path, fmt)) in enumerate(zip(chain, layers, strict=True)):
         below = layers[i + 1][0] if i + 1 < len(layers) else None
-        if not _same(entry.get("filename"), path) or entry.get("format") != fmt:
+        if not same_file(entry.get("filename"), path) or entry.get("format") != fmt:
             return False
-        if (below is None) != (_backing(entry) is None) or (below is not None and not _same(_backing(entry), below)):
+        if (below is None) != (_backing(entry) is None) or (
+            below is not None and not same_file(_backing(entry), below)
+        ):
             return False
     return True
 
@@ -128,8 +118,8 @@ def checks(host: Host, p: SnapshotParams) -> Iterator[Check]:
         "vda is the lab's qcow2 again, live and persistent, with no block job left running",
         live_vda is not None
         and config_vda is not None
-        and _same(live_vda.source, p.disk)
-        and _same(config_vda.source, p.disk)
+        and same_file(live_vda.source, p.disk)
+        and same_file(config_vda.source, p.disk)
         and live_vda.format == "qcow2"
         and not job,
         expected=f"vda -> {Path(p.disk).name} (qcow2) in the live and the persistent XML; no block job",
@@ -143,7 +133,7 @@ def checks(host: Host, p: SnapshotParams) -> Iterator[Check]:
     in_use = [
         f"{where} XML"
         for where, disk in (("live", live_vda), ("persistent", config_vda))
-        if disk is not None and any(_same(f, p.overlay) for f in [disk.source or "", *disk.backing_files()])
+        if disk is not None and any(same_file(f, p.overlay) for f in [disk.source or "", *disk.backing_files()])
     ]
     external = sorted(name for name, snap in snaps.items() if any(d.snapshot == "external" for d in snap.disks()))
     left = [

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from kvmlab.grading import Check, check
 from kvmlab.host import Host
 from kvmlab.labs.sriov import SriovParams, host_verdict
+from kvmlab.resources.trainee_files import read_json_object
 from kvmlab.xmlviews import NetworkXML
 
 
 def _verdict(path: str) -> tuple[dict[str, Any] | None, str]:
     """The trainee's verdict file, or None and why it cannot be read."""
-    try:
-        data = json.loads(Path(path).read_text(errors="replace"))
-    except FileNotFoundError:
-        return None, "no file"
-    except (OSError, ValueError) as err:
-        return None, f"not JSON ({err})"
-    if not isinstance(data, dict):
-        return None, "not a JSON object"
-    return data, ""
+    return read_json_object(path)
 
 
 def _forward(xml: NetworkXML | None) -> str:

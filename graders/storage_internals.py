@@ -20,6 +20,7 @@ from kvmlab.labs.storage_internals import MIB, StorageParams
 from kvmlab.resources.agent import AgentUnavailable, poll
 from kvmlab.resources.image import Image
 from kvmlab.resources.imagefs import ImageUnreadable
+from kvmlab.resources.trainee_files import same_file
 
 SMALL = 1 * MIB  # what a small qcow2 with nothing preallocated takes for its header and first tables, at most
 
@@ -33,15 +34,6 @@ def _size(n: int | None) -> str:
         if n >= 10 * factor:
             return f"{n / factor:.1f} {unit}"
     return f"{n} bytes"
-
-
-def _same(a: str | None, b: str) -> bool:
-    if not a:
-        return False
-    try:
-        return Path(a).samefile(b)
-    except OSError:
-        return Path(a) == Path(b)
 
 
 def checks(host: Host, p: StorageParams) -> Iterator[Check]:
@@ -154,7 +146,7 @@ def _data_disk(host: Host, p: StorageParams) -> Iterator[Check]:
         return f"{Path(disk.source or 'none').name} ({disk.format}), discard={disk.discard or 'default (ignore)'}"
 
     right = [
-        d is not None and _same(d.source, p.data) and d.format == "qcow2" and d.discard == "unmap"
+        d is not None and same_file(d.source, p.data) and d.format == "qcow2" and d.discard == "unmap"
         for d in (live_disk, config_disk)
     ]
     yield check(
