@@ -90,12 +90,18 @@ class Connection:
     @property
     def conn(self) -> libvirt.virConnect:
         if self._conn is not None:
+            # isAlive() alone is not enough: with no event loop running, the
+            # client notices a restarted daemon only when it next writes, so a
+            # dead socket still reports alive. One round trip (~0.1 ms on the
+            # local socket; a check takes a handful) proves it.
             try:
-                alive = self._conn.isAlive()
+                alive = bool(self._conn.isAlive()) and self._conn.getLibVersion() > 0
             except libvirt.libvirtError:
-                alive = 0
+                alive = False
             if alive:
                 return self._conn
+            with contextlib.suppress(libvirt.libvirtError):
+                self._conn.close()
             self._conn = None
         self._conn = open_connection(self.uri)
         return self._conn

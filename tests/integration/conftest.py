@@ -58,9 +58,13 @@ def _digest(path: Path) -> str:
 class Foreign:
     """Objects kvmlab does not own, seeded before the labs run and checked after."""
 
-    conn: libvirt.virConnect
+    system: Connection  # not a raw virConnect: libvirtd is restarted mid-run by the resilience tests
     files: dict[Path, str] = field(default_factory=dict)
     xml: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def conn(self) -> libvirt.virConnect:
+        return self.system.conn
 
     def snapshot(self) -> dict[str, str]:
         return {
@@ -123,24 +127,24 @@ def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Ite
         paths.ensure_dir(path.parent)
         path.write_text("not kvmlab's\n")
     conn.defineXML(FOREIGN_DOMAIN.format(disk=disk))
-    net = conn.networkDefineXML(FOREIGN_NETWORK.format(net=net_prefix))
-    net.create()
-    pool = conn.storagePoolDefineXML(FOREIGN_POOL.format(path=outside), 0)
-    pool.create(0)
+    conn.networkDefineXML(FOREIGN_NETWORK.format(net=net_prefix)).create()
+    conn.storagePoolDefineXML(FOREIGN_POOL.format(path=outside), 0).create(0)
     subprocess.run(["ip", "link", "add", FOREIGN_BRIDGE, "type", "bridge"], check=True)
-    seeded = Foreign(conn, {p: _digest(p) for p in planted})
+    seeded = Foreign(system, {p: _digest(p) for p in planted})
     seeded.xml = seeded.snapshot()
     try:
         yield seeded
     finally:
         variants.release(f"tests/foreign/{TAG}")
         subprocess.run(["ip", "link", "delete", FOREIGN_BRIDGE], check=False)
+        # Looked up again through the live connection: the one they were made on
+        # died with the libvirtd the resilience tests restarted.
         for undo in (
-            lambda: conn.lookupByName(f"foreign-vm-{TAG}").undefine(),
-            net.destroy,
-            net.undefine,
-            pool.destroy,
-            pool.undefine,
+            lambda: seeded.conn.lookupByName(f"foreign-vm-{TAG}").undefine(),
+            lambda: seeded.conn.networkLookupByName(f"foreign-net-{TAG}").destroy(),
+            lambda: seeded.conn.networkLookupByName(f"foreign-net-{TAG}").undefine(),
+            lambda: seeded.conn.storagePoolLookupByName(f"foreign-pool-{TAG}").destroy(),
+            lambda: seeded.conn.storagePoolLookupByName(f"foreign-pool-{TAG}").undefine(),
         ):
             try:
                 undo()
