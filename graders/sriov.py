@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from kvmlab.grading import Check, check
 from kvmlab.host import Host
 from kvmlab.labs.sriov import SriovParams, host_verdict
 from kvmlab.resources.trainee_files import read_json_object
 from kvmlab.xmlviews import NetworkXML
-
-
-def _verdict(path: str) -> tuple[dict[str, Any] | None, str]:
-    """The trainee's verdict file, or None and why it cannot be read."""
-    return read_json_object(path)
 
 
 def _forward(xml: NetworkXML | None) -> str:
@@ -89,7 +83,7 @@ def checks(host: Host, p: SriovParams) -> Iterator[Check]:
     )
 
     truth = host_verdict()
-    written, why = _verdict(p.verdict_file)
+    written, why = read_json_object(p.verdict_file)
     claimed_pfs = written.get("sriov_pfs") if written is not None else None
     yield check(
         "verdict-sriov",

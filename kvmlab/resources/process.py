@@ -17,7 +17,7 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
-def _argv(pid: int) -> list[str]:
+def argv_of(pid: int) -> list[str]:
     try:
         raw = (PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
@@ -25,7 +25,7 @@ def _argv(pid: int) -> list[str]:
     return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
 
 
-def _has_exited(pid: int) -> bool:
+def has_exited(pid: int) -> bool:
     """Gone, or a zombie waiting for its parent: either way it runs nothing."""
     try:
         stat = (PROC / str(pid) / "stat").read_text()
@@ -52,7 +52,7 @@ class PidFileProcess:
     def argv(self) -> list[str]:
         """The command line of the process named in the pid file ([] when none runs)."""
         pid = self.pid
-        return _argv(pid) if pid is not None and not _has_exited(pid) else []
+        return argv_of(pid) if pid is not None and not has_exited(pid) else []
 
     @staticmethod
     def names_pid_file(argv: list[str], pid_file: Path) -> bool:
@@ -80,11 +80,11 @@ class PidFileProcess:
         except ProcessLookupError:
             return None  # it exited: nothing to stop
         try:
-            if _has_exited(pid):
+            if has_exited(pid):
                 return None
-            # An empty command line means a kernel thread, or a process caught
-            # mid-exec: either way nothing proves it is ours.
-            argv = _argv(pid) or ["a process with no readable command line"]
+            argv = argv_of(pid)
+            if not argv:  # a kernel thread, or a process caught mid-exec: nothing proves it is ours
+                return f"pid {pid} from {self.pid_file} has no readable command line: left alone"
             if not self.names_pid_file(argv, self.pid_file):
                 return f"pid {pid} from {self.pid_file} now runs {argv[0]}, not the recorded process: left alone"
             for sig in (signal.SIGTERM, signal.SIGKILL):

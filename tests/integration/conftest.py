@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,40 +82,50 @@ class Foreign:
             assert _digest(path) == digest, f"foreign file {path} was changed"
 
 
-_STALE = re.compile(r"^foreign-(?:vm|net|pool)-(\d+)$|^fk(?:br|v)(\d+)$")
+_SEEDED = re.compile(r"^foreign-(?:vm|net|pool|notes|readme)-(\d+)(?:\.txt)?$|^fk(?:br|v)(\d+)$")
 
 
-def _stale(name: str) -> bool:
-    """An object a test run that no longer exists seeded (it was killed before its teardown)."""
-    match = _STALE.match(name)
+def _seeder(name: str) -> int | None:
+    """The PID of the test run that seeded the object or file of this name, if one did."""
+    match = _SEEDED.match(name)
     pid = match and (match.group(1) or match.group(2))
-    return bool(pid) and int(pid) != TAG and not Path(f"/proc/{pid}").exists()
+    return int(pid) if pid else None
 
 
-def _remove_stale(conn: libvirt.virConnect) -> None:
+def _is_stale(pid: int) -> bool:
+    """A test run that no longer exists (it was killed before its teardown)."""
+    return pid != TAG and not Path(f"/proc/{pid}").exists()
+
+
+def _remove_seeded(conn: libvirt.virConnect, whose: Callable[[int], bool]) -> None:
+    """Remove the foreign objects and files seeded by the test runs ``whose`` picks by PID."""
+
+    def seeded(name: str) -> bool:
+        pid = _seeder(name)
+        return pid is not None and whose(pid)
+
     for dom in conn.listAllDomains(0):
-        if _stale(dom.name()):
+        if seeded(dom.name()):
             if dom.isActive():
                 dom.destroy()
             dom.undefine()
     for obj in [*conn.listAllNetworks(0), *conn.listAllStoragePools(0)]:
-        if _stale(obj.name()):
+        if seeded(obj.name()):
             if obj.isActive():
                 obj.destroy()
             obj.undefine()
     for link in Path("/sys/class/net").iterdir():
-        if _stale(link.name):
+        if seeded(link.name):
             subprocess.run(["ip", "link", "delete", link.name], check=False)
     for planted in [*paths.data_dir().glob("foreign-notes-*.txt"), *paths.labs_dir().glob("foreign-readme-*.txt")]:
-        pid = planted.stem.rsplit("-", 1)[1]
-        if pid.isdigit() and int(pid) != TAG and not Path(f"/proc/{pid}").exists():
-            planted.unlink()
+        if seeded(planted.name):
+            planted.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
 def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Foreign]:
     conn = system.conn
-    _remove_stale(conn)
+    _remove_seeded(conn, _is_stale)
     # A subnet from kvmlab's host-wide allocator: concurrent test runs never clash.
     net_prefix = variants.subnet(f"tests/foreign/{TAG}").rsplit(".", 1)[0]
     outside = tmp_path_factory.mktemp("foreign")
@@ -136,19 +146,6 @@ def foreign(system: Connection, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield seeded
     finally:
         variants.release(f"tests/foreign/{TAG}")
-        subprocess.run(["ip", "link", "delete", FOREIGN_BRIDGE], check=False)
-        # Looked up again through the live connection: the one they were made on
-        # died with the libvirtd the resilience tests restarted.
-        for undo in (
-            lambda: seeded.conn.lookupByName(f"foreign-vm-{TAG}").undefine(),
-            lambda: seeded.conn.networkLookupByName(f"foreign-net-{TAG}").destroy(),
-            lambda: seeded.conn.networkLookupByName(f"foreign-net-{TAG}").undefine(),
-            lambda: seeded.conn.storagePoolLookupByName(f"foreign-pool-{TAG}").destroy(),
-            lambda: seeded.conn.storagePoolLookupByName(f"foreign-pool-{TAG}").undefine(),
-        ):
-            try:
-                undo()
-            except libvirt.libvirtError:
-                continue  # already gone: the assertions above will have said so
-        for path in planted[1:]:
-            path.unlink(missing_ok=True)
+        # Through the live connection: the one they were made on died with the
+        # libvirtd the resilience tests restarted.
+        _remove_seeded(seeded.conn, lambda pid: pid == TAG)

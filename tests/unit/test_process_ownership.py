@@ -20,7 +20,7 @@ from kvmlab import paths
 from kvmlab.connection import Connection
 from kvmlab.labs.base import Lab, Params
 from kvmlab.ownership import Owned, Ownership
-from kvmlab.resources.process import PidFileProcess
+from kvmlab.resources.process import PidFileProcess, argv_of, has_exited
 from kvmlab.sandbox import exists, remove
 from kvmlab.session import LabSession
 from kvmlab.trainee import Trainee
@@ -34,25 +34,10 @@ SLEEP = (
 
 def _settled(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
     """Wait until the kernel has finished exec: until then /proc/PID/cmdline reads empty."""
-    cmdline = Path("/proc") / str(proc.pid) / "cmdline"
     deadline = time.monotonic() + 5
-    while not cmdline.read_bytes() and time.monotonic() < deadline:
+    while not argv_of(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.01)
     return proc
-
-
-def _cmdline(proc_dir: Path) -> bytes | None:
-    try:
-        return (proc_dir / "cmdline").read_bytes()
-    except OSError:
-        return None
-
-
-def _state(proc_dir: Path) -> str:
-    try:
-        return (proc_dir / "stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return "X"
 
 
 @pytest.fixture
@@ -213,7 +198,9 @@ def test_a_process_whose_command_line_cannot_be_read_is_left_alone(
     test_host: Connection, started: list[subprocess.Popen[bytes]]
 ) -> None:
     kernel_threads = [
-        d.name for d in Path("/proc").iterdir() if d.name.isdigit() and _cmdline(d) == b"" and _state(d) not in "ZX"
+        d.name
+        for d in Path("/proc").iterdir()
+        if d.name.isdigit() and not argv_of(int(d.name)) and not has_exited(int(d.name))
     ]
     if not kernel_threads:
         pytest.skip("no kernel thread is visible in this PID namespace")
