@@ -1,4 +1,4 @@
-"""Checks of the hot-add-disk lab (seed question 15)."""
+"""Checks of the hotadd-disk lab (seed question 15)."""
 
 from __future__ import annotations
 

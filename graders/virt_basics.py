@@ -1,4 +1,4 @@
-"""Checks of the virtualization-basics lab (seed questions 1-4)."""
+"""Checks of the virt-basics lab (seed questions 1-4)."""
 
 from __future__ import annotations
 

@@ -1,22 +1,27 @@
-"""The ``kvmlab`` command. The only place that turns errors into exit codes."""
+"""The ``kvmlab`` command. The only place that turns errors into exit codes.
+
+Commands load what they need when they run: ``kvmlab lab check X`` imports
+lab X and its grader, not every lab, the classroom and the quiz. Parsers of
+other command groups name their functions as ``"module:function"``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import libvirt
-
-from kvmlab import __version__, render
+from kvmlab import __version__
 from kvmlab.errors import KvmlabError
-from kvmlab.labs import registry
-from kvmlab.session import LabSession
 from kvmlab.trainee import current
+
+if TYPE_CHECKING:
+    from kvmlab.session import LabSession
 
 
 def _progress(msg: str) -> None:
@@ -24,6 +29,9 @@ def _progress(msg: str) -> None:
 
 
 def _session(args: argparse.Namespace) -> LabSession:
+    from kvmlab.labs import registry
+    from kvmlab.session import LabSession
+
     # Validate the lab and the trainee before touching libvirt or the disk.
     lab = registry.get(args.lab)
     trainee = current(args.trainee)
@@ -35,7 +43,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from kvmlab import doctor
+    from kvmlab import doctor, render
 
     data = doctor.report(force=args.force, progress=_progress)
     if args.json:
@@ -53,6 +61,9 @@ def cmd_guest_build(args: argparse.Namespace) -> int:
 
 
 def cmd_lab_list(args: argparse.Namespace) -> int:
+    from kvmlab import render
+    from kvmlab.labs import registry
+
     labs = registry.all_labs()
     if args.json:
         _print_json([lab.describe() for lab in labs])
@@ -71,7 +82,10 @@ def cmd_lab_start(args: argparse.Namespace) -> int:
 
 
 def cmd_lab_check(args: argparse.Namespace) -> int:
-    rep = _session(args).check()
+    from kvmlab import checking, render
+
+    # A failed check brings the lab's questions back into the trainee's own review schedule.
+    rep = _session(args).check(steps=(checking.quiz_feedback,))
     if args.json:
         _print_json(rep.to_dict())
     else:
@@ -116,6 +130,7 @@ def cmd_lab_params(args: argparse.Namespace) -> int:
 
 
 def cmd_lab_status(args: argparse.Namespace) -> int:
+    from kvmlab import render
     from kvmlab.connection import Connection
     from kvmlab.ownership import Ownership
     from kvmlab.sandbox import exists
@@ -182,17 +197,26 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
 
-    from kvmlab.classroom import cli as class_cli
-    from kvmlab.quiz import cli as quiz_cli
+    from kvmlab.classroom import args as class_args
+    from kvmlab.quiz import args as quiz_args
 
-    quiz_cli.add_parsers(sub)
-    class_cli.add_parsers(sub)
+    quiz_args.add_parsers(sub)
+    class_args.add_parsers(sub)
 
     st = labsub.add_parser("status", help="what this trainee owns right now")
     st.add_argument("--trainee", metavar="NAME")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_lab_status)
     return parser
+
+
+def _command(func: Callable[[argparse.Namespace], int] | str) -> Callable[[argparse.Namespace], int]:
+    """A command function, or "module:function" loaded now that it runs."""
+    if callable(func):
+        return func
+    module, name = func.split(":")
+    found: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), name)
+    return found
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -203,8 +227,10 @@ def _terminate(signum: int, _frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    import libvirt  # only here: `kvmlab --help` and argument errors need no libvirt
+
     try:
-        return int(args.func(args))
+        return int(_command(args.func)(args))
     except KvmlabError as err:
         print(f"kvmlab: error: {err.message}", file=sys.stderr)
         if err.hint:

@@ -99,7 +99,7 @@ def report(force: bool = False, progress: Callable[[str], None] = lambda _msg: N
 
     # Which labs this host and user can run, and why not the others.
     from kvmlab.labs import registry
-    from kvmlab.session import unmet_requirements
+    from kvmlab.requirements import unmet_requirements
 
     blocked = {lab.id: unmet_requirements(lab.requires, "/session" in connection.uri) for lab in registry.all_labs()}
     runnable = [lab_id for lab_id, unmet in blocked.items() if not unmet]

@@ -56,7 +56,7 @@ class NotebookLab:
 
     def prepare_guestfs(self) -> None:
         """Set libguestfs's variables for `!virt-customize` and friends: direct backend, TCG where KVM is unusable."""
-        for key, value in guestfs.prepare(self.session.verdict.accel).items():
+        for key, value in guestfs.prepare(self.session.toolkit.verdict.accel).items():
             print(f"libguestfs: {key}={value}")
 
     def show_params(self) -> None:
@@ -76,11 +76,11 @@ class NotebookLab:
         name = domain or getattr(self.params, "domain", None)
         if not isinstance(name, str) or not name:
             raise UsageError("this lab has no guest of its own to wait for", "name it: lab.wait_ready(DOMAIN)")
-        self.session.wait_ready(name)
+        self.session.toolkit.wait_ready(name)
 
     def quiz(self, lang: str = "en") -> QuizCard:
         """The quiz card of this lab's topic (same checking and progress as `kvmlab quiz`)."""
-        return quiz_card(self.session.lab.topic, lang)
+        return quiz_card(self.session.lab.topic, lang, self.session.trainee.name)
 
     def finish(self) -> None:
         for note in self.session.finish():

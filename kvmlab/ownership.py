@@ -23,31 +23,8 @@ from pathlib import Path
 
 from kvmlab import paths
 from kvmlab.errors import Busy
+from kvmlab.kinds import LIBVIRT_KINDS, REMOVAL_ORDER
 from kvmlab.trainee import Trainee
-
-# A hand-started process (kind "process", named by its pid file) goes first:
-# it may hold files open that are removed later. A "mount" (a small tmpfs a lab
-# mounts in its directory) goes once the guests using it are gone, with the files
-# in it; a "ksm-lease" (named "trainee/lab": KSM's knobs held, see
-# kvmlab.resources.hostmem) is let go once the lab's guests are gone.
-# A second "libvirtd" (named by its own directory, see kvmlab.resources.libvirtd)
-# goes before everything: its guests are stopped with it. A "veth" (this host's end
-# of a pair) and the "netns" it leads into go once nothing runs inside.
-KINDS_IN_REMOVAL_ORDER = (
-    "libvirtd",
-    "process",
-    "domain",
-    "network",
-    "pool",
-    "bridge",
-    "veth",
-    "netns",
-    "mount",
-    "ksm-lease",
-    "file",
-    "dir",
-)
-LIBVIRT_KINDS = frozenset({"domain", "network", "pool"})
 
 
 @dataclass
@@ -79,7 +56,7 @@ class Record:
     def removal_order(self, lab: str | None = None) -> list[Owned]:
         chosen = self.objects if lab is None else self.of_lab(lab)
         # Deepest paths first so directories empty out before we try rmdir.
-        return sorted(chosen, key=lambda o: (KINDS_IN_REMOVAL_ORDER.index(o.kind), -len(o.name)))
+        return sorted(chosen, key=lambda o: (REMOVAL_ORDER.index(o.kind), -len(o.name)))
 
 
 class Ownership:

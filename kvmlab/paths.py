@@ -48,3 +48,12 @@ def ensure_dir(path: Path, mode: int = 0o755) -> Path:
     """
     path.mkdir(parents=True, exist_ok=True, mode=mode)
     return path
+
+
+def repo_dir() -> Path:
+    """The kvmlab checkout this package runs from (notebooks, questions): kvmlab is installed editable."""
+    return Path(__file__).resolve().parent.parent
+
+
+def notebooks_dir() -> Path:
+    return repo_dir() / "labs"

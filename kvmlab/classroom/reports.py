@@ -12,8 +12,6 @@ from typing import Any
 
 from kvmlab.classroom.gradebook import Attempt
 
-FORMATS = ("csv", "json", "junit", "html")
-
 
 def pass_rates(attempts: list[Attempt]) -> dict[str, dict[str, tuple[int, int]]]:
     """Per lab, per check id: (trainees who pass it, trainees graded)."""

@@ -17,6 +17,8 @@ from pathlib import Path
 from kvmlab.guest.build import KERNEL_CMDLINE, READY_MARKER, GuestFiles
 from kvmlab.procs import which
 
+GUEST_BOOT_TIMEOUT = 120.0  # TCG on a busy 2-core host; a KVM boot takes ~1 s
+
 
 @dataclass
 class BootResult:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from kvmlab.errors import GuestTimeout
 from kvmlab.procs import run
 from kvmlab.resources.agent import poll
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 SHUTDOWN_TIMEOUT = 60.0  # the tiny guest powers off in ~1 s; TCG on a busy host is slower
 
 
-def shut_down(session: LabSession, domain: str, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+def shut_down(kit: Toolkit, domain: str, timeout: float = SHUTDOWN_TIMEOUT) -> None:
     """`virsh shutdown` (graceful: the guest agent or the ACPI power button), then wait until it is off.
 
     With the agent, virsh asks it first; the tiny guest can power off before
@@ -24,10 +24,10 @@ def shut_down(session: LabSession, domain: str, timeout: float = SHUTDOWN_TIMEOU
     although the shutdown worked. So virsh's exit status is not the verdict:
     the domain's state is.
     """
-    vm = session.host.domain(domain)
+    vm = kit.host.domain(domain)
     if not vm.is_running:
         return
-    run(["virsh", "-q", "-c", session.uri, "shutdown", domain], check=False)
+    run(["virsh", "-q", "-c", kit.uri, "shutdown", domain], check=False)
     if poll(lambda: vm.is_running, lambda running: not running, seconds=timeout, interval=0.25):
         raise GuestTimeout(
             f"guest {domain} did not shut down within {timeout:.0f} s of `virsh shutdown`",
@@ -36,8 +36,8 @@ def shut_down(session: LabSession, domain: str, timeout: float = SHUTDOWN_TIMEOU
         )
 
 
-def restart(session: LabSession, domain: str) -> None:
+def restart(kit: Toolkit, domain: str) -> None:
     """Power-cycle the guest so QEMU starts again with the persistent definition."""
-    shut_down(session, domain)
-    session.virsh("start", domain)
-    session.wait_ready(domain)
+    shut_down(kit, domain)
+    kit.virsh("start", domain)
+    kit.wait_ready(domain)

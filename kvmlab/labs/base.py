@@ -1,23 +1,31 @@
 """What a lab is: metadata, the trainee's parameters, start and the reference solution.
 
-Graders live apart, in the top-level ``graders`` package, one module per lab,
-each exposing ``checks(host, params)``. ``finish`` is the same for every lab:
-it removes what the ownership record lists, and nothing else.
+A lab is declared in one place, with :func:`lab` on its class::
+
+    @lab("hotadd-disk", "Hot-add a disk to a running guest", seed=(15,))
+    class HotAddDisk(Lab): ...
+
+Everything else is found from the id, by convention: the module
+``kvmlab.labs.hotadd_disk``, the grader ``graders.hotadd_disk``, the notebook
+``labs/NN-hotadd-disk.ipynb`` and the quiz topic ``hotadd-disk``
+(``questions/hotadd-disk.md``). ``finish`` is the same for every lab: it
+removes what the ownership record lists, and nothing else.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from kvmlab import paths
 from kvmlab.grading import Check
 
 if TYPE_CHECKING:
     from kvmlab.host import Host
-    from kvmlab.session import LabSession
+    from kvmlab.toolkit import Toolkit
 
 
 @dataclass(frozen=True)
@@ -39,28 +47,46 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def module_name(lab_id: str) -> str:
+    """The Python module name of a lab id: hotadd-disk -> hotadd_disk (lab, grader, wrong solutions)."""
+    return lab_id.replace("-", "_")
+
+
 class Lab:
     id: ClassVar[str]
     title: ClassVar[str]
-    topic: ClassVar[str]
     seed_questions: ClassVar[tuple[int, ...]]
-    notebook: ClassVar[str]
     # What the host must offer: "libvirt", "root", "networks", "bridges", "libguestfs", "guest"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str]  # module in the graders package
+    requires: ClassVar[tuple[str, ...]]
     # Subnets the default trainee's networks use: never handed to another trainee.
-    canonical_subnets: ClassVar[tuple[str, ...]] = ()
+    canonical_subnets: ClassVar[tuple[str, ...]]
     # Its guests may leave this libvirtd (live migration): a guest gone from here is not a fault.
-    guests_migrate: ClassVar[bool] = False
+    guests_migrate: ClassVar[bool]
 
-    def params(self, session: LabSession) -> Params:
+    @property
+    def topic(self) -> str:
+        """Its quiz topic (questions/ID.md): the lab's id."""
+        return self.id
+
+    @property
+    def grader(self) -> str:
+        """Its module in the graders package."""
+        return module_name(self.id)
+
+    @property
+    def notebook(self) -> str:
+        """Its notebook, relative to the repository: labs/NN-ID.ipynb."""
+        found = sorted(paths.notebooks_dir().glob(f"[0-9][0-9]-{self.id}.ipynb"))
+        return f"labs/{found[0].name}" if found else f"labs/??-{self.id}.ipynb"
+
+    def params(self, kit: Toolkit) -> Params:
         raise NotImplementedError
 
-    def start(self, session: LabSession) -> None:
+    def start(self, kit: Toolkit) -> None:
         """Build the starting state. Must be idempotent."""
         raise NotImplementedError
 
-    def solve(self, session: LabSession) -> None:
+    def solve(self, kit: Toolkit) -> None:
         """Apply the reference solution with the same tools a trainee uses."""
         raise NotImplementedError
 
@@ -78,3 +104,28 @@ class Lab:
             "notebook": self.notebook,
             "requires": list(self.requires),
         }
+
+
+L = TypeVar("L", bound=type[Lab])
+
+
+def lab(
+    id: str,
+    title: str,
+    *,
+    seed: tuple[int, ...],
+    requires: tuple[str, ...] = ("libvirt", "guest"),
+    canonical_subnets: tuple[str, ...] = (),
+    guests_migrate: bool = False,
+) -> Callable[[L], L]:
+    """Declare a lab: its id (which names its module, grader, notebook and topic), title and needs."""
+
+    def declare(cls: L) -> L:
+        expected = f"kvmlab.labs.{module_name(id)}"
+        if cls.__module__ != expected:
+            raise TypeError(f"lab {id} must be declared in {expected}, not {cls.__module__}")
+        cls.id, cls.title, cls.seed_questions, cls.requires = id, title, seed, requires
+        cls.canonical_subnets, cls.guests_migrate = canonical_subnets, guests_migrate
+        return cls
+
+    return declare

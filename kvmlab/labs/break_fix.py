@@ -19,7 +19,7 @@ freed under the data disk with the error policy kept, and so on.
 The fault injected is recorded in the lab directory at start, so the grader
 grades what was really broken. Instructors (and the tests) choose the fault
 for a whole class with ``KVMLAB_BREAKFIX_FAULT=pool kvmlab class start ...``;
-otherwise it is ``session.variant("fault", FAULTS)``.
+otherwise it is ``kit.variant("fault", FAULTS)``.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ import libvirt
 from kvmlab import hostinfo
 from kvmlab.errors import GuestTimeout, HostCannot, UsageError
 from kvmlab.guestxml import GuestSpec, Nic, lab_guest_xml
-from kvmlab.labs.base import Lab, Params
+from kvmlab.kinds import MOUNT_SOURCE
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
 from kvmlab.resources import runlog
 from kvmlab.resources.agent import GuestAgent, poll
 from kvmlab.resources.bridge import SYS_NET
-from kvmlab.sandbox import MOUNT_SOURCE
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 
 FAULTS = ("backing", "permissions", "pool", "emulator", "bridge", "io-error")
@@ -92,77 +92,74 @@ class BreakFixParams(Params):
         return {k: v for k, v in super().as_dict().items() if k in self.SHOWN}
 
 
-def chosen_fault(session: LabSession) -> str:
+def chosen_fault(kit: Toolkit) -> str:
     """The fault start injected (recorded), else the instructor's choice, else this trainee's variant."""
-    record = session.path("fault")
+    record = kit.path("fault")
     try:
         recorded = record.read_text().strip()
     except OSError:
         recorded = ""
     forced = os.environ.get(FAULT_ENV, "").strip()
-    fault = recorded or forced or session.variant("fault", FAULTS)
+    fault = recorded or forced or kit.variant("fault", FAULTS)
     if fault not in FAULTS:
         source = str(record) if recorded else FAULT_ENV
         raise UsageError(f"{source} names fault {fault!r}, which break-fix does not know", f"use one of {FAULTS}")
     return fault
 
 
+@lab(
+    "break-fix",
+    "Break-fix: a guest that will not run, diagnosed from logs and fixed at the cause",
+    seed=(15,),
+    requires=("libvirt", "guest", "root", "bridges"),
+)
 class BreakFix(Lab):
-    id: ClassVar[str] = "break-fix"
-    title: ClassVar[str] = "Break-fix: a guest that will not run, diagnosed from logs and fixed at the cause"
-    topic: ClassVar[str] = "troubleshooting"
-    seed_questions: ClassVar[tuple[int, ...]] = (15,)
-    notebook: ClassVar[str] = "labs/25-break-fix.ipynb"
-    # Root for the bridge and the tmpfs some faults need; every trainee may draw any fault.
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "root", "bridges")
-    grader: ClassVar[str] = "break_fix"
-
-    def params(self, session: LabSession) -> BreakFixParams:
-        domain = session.name("vm-fix")
-        datastore = session.path("datastore")
+    def params(self, kit: Toolkit) -> BreakFixParams:
+        domain = kit.name("vm-fix")
+        datastore = kit.path("datastore")
         return BreakFixParams(
             domain=domain,
-            image=str(session.path(f"{domain}.qcow2")),
-            base=str(session.path("base.qcow2")),
-            log=str(runlog.log_path(session.uri, domain)),
-            xml=str(session.path(f"{domain}.xml")),
-            uri=session.uri,
-            fault=chosen_fault(session),
-            archive=str(session.path("old-images") / "base.qcow2"),
-            pool=session.name("fixpool"),
-            pool_dir=str(session.path("pool")),
+            image=str(kit.path(f"{domain}.qcow2")),
+            base=str(kit.path("base.qcow2")),
+            log=str(runlog.log_path(kit.uri, domain)),
+            xml=str(kit.path(f"{domain}.xml")),
+            uri=kit.uri,
+            fault=chosen_fault(kit),
+            archive=str(kit.path("old-images") / "base.qcow2"),
+            pool=kit.name("fixpool"),
+            pool_dir=str(kit.path("pool")),
             volume="scratch.qcow2",
             volume_mib=32,
-            emulator=str(session.path("qemu-7.1") / "bin" / "qemu-system-x86_64"),
-            bridge=session.ifname("fixbr0"),
-            missing_bridge=session.ifname("brprod0"),
-            mac=session.mac("nic", "52:54:00:fb:00:01"),
+            emulator=str(kit.path("qemu-7.1") / "bin" / "qemu-system-x86_64"),
+            bridge=kit.ifname("fixbr0"),
+            missing_bridge=kit.ifname("brprod0"),
+            mac=kit.mac("nic", "52:54:00:fb:00:01"),
             datastore=str(datastore),
             datastore_mib=48,
             data_disk=str(datastore / "data.qcow2"),
             data_mib=32,
             junk=str(datastore / "backup-2023.tar"),
             junk_mib=40,
-            mark=session.variant("mark", tuple(range(0x41, 0x5B))),  # 'A'..'Z'
-            record=str(session.path("fault")),
+            mark=kit.variant("mark", tuple(range(0x41, 0x5B))),  # 'A'..'Z'
+            record=str(kit.path("fault")),
         )
 
     # -- start: a guest, then the fault ------------------------------------------
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         if Path(p.record).exists():
             return  # already broken (start is idempotent): a second start must not fix or re-break it
-        files = session.guest_files
-        session.make_dir()
-        session.expect("file", p.xml)
-        session.make_copy(Path(p.base), files.disk, "qcow2")
+        files = kit.guest_files
+        kit.make_dir()
+        kit.expect("file", p.xml)
+        kit.make_copy(Path(p.base), files.disk, "qcow2")
         _mark(p.base, p.mark, BASE_MARK_OFFSET)
-        session.make_overlay(Path(p.image), Path(p.base), "qcow2")
+        kit.make_overlay(Path(p.image), Path(p.base), "qcow2")
         _mark(p.image, p.mark, IMAGE_MARK_OFFSET)
-        spec = session.guest_spec("vm-fix")
-        log = session.claim("file", str(spec.console_log))
-        session.owners.confirm(log)
+        spec = kit.guest_spec("vm-fix")
+        log = kit.claim("file", str(spec.console_log))
+        kit.owners.confirm(log)
         {
             "backing": _break_backing,
             "permissions": _break_permissions,
@@ -170,32 +167,32 @@ class BreakFix(Lab):
             "emulator": _break_emulator,
             "bridge": _break_bridge,
             "io-error": _break_io,
-        }[p.fault](session, p, spec)
-        session.write_file(Path(p.record), p.fault + "\n")
+        }[p.fault](kit, p, spec)
+        kit.write_file(Path(p.record), p.fault + "\n")
 
     # -- the reference solution: the same commands as the notebook ------------------
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         if p.fault == "backing":
             run(["mv", p.archive, p.base])  # back where the overlay points
         elif p.fault == "permissions":
             run(["chmod", "0600", p.image])  # libvirt chowns it to the qemu user at start
         elif p.fault == "pool":
-            session.virsh("pool-build", p.pool)  # makes the directory again
-            session.virsh("pool-start", p.pool)
-            session.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_mib}M", "--format", "qcow2")
+            kit.virsh("pool-build", p.pool)  # makes the directory again
+            kit.virsh("pool-start", p.pool)
+            kit.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_mib}M", "--format", "qcow2")
         elif p.fault == "emulator":
-            emulator = host_emulator(session)
-            redefine(session, p, lambda xml: xml.replace(f"<emulator>{p.emulator}<", f"<emulator>{emulator}<"))
+            emulator = host_emulator(kit)
+            redefine(kit, p, lambda xml: xml.replace(f"<emulator>{p.emulator}<", f"<emulator>{emulator}<"))
         elif p.fault == "bridge":
-            redefine(session, p, lambda xml: xml.replace(f"'{p.missing_bridge}'", f"'{p.bridge}'"))
+            redefine(kit, p, lambda xml: xml.replace(f"'{p.missing_bridge}'", f"'{p.bridge}'"))
         elif p.fault == "io-error":
             run(["rm", p.junk])
-            session.virsh("resume", p.domain)
+            kit.virsh("resume", p.domain)
             return
-        session.virsh("start", p.domain)
-        session.wait_ready(p.domain)
+        kit.virsh("start", p.domain)
+        kit.wait_ready(p.domain)
 
 
 # -- the faults --------------------------------------------------------------------
@@ -205,42 +202,42 @@ def _mark(image: str, byte: int, offset: int) -> None:
     run(["qemu-io", "-f", "qcow2", "-c", f"write -P {byte} {offset} {MARK_BYTES}", image])
 
 
-def _define(session: LabSession, spec: GuestSpec, edit: Any = None) -> libvirt.virDomain:
+def _define(kit: Toolkit, spec: GuestSpec, edit: Any = None) -> libvirt.virDomain:
     """The guest's definition, changed by ``edit(root)`` (an ElementTree <domain>) before it is defined."""
-    xml = lab_guest_xml(spec, session.guest_files)
+    xml = lab_guest_xml(spec, kit.guest_files)
     if edit is not None:
         root = parse(xml, "the lab guest's XML")
         edit(root)
         ET.indent(root)
         xml = ET.tostring(root, encoding="unicode")
-    return session.define_domain(xml)
+    return kit.define_domain(xml)
 
 
-def _break_backing(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
-    _define(session, spec)
-    session.make_dir(Path(p.archive).parent)
-    moved = session.claim("file", p.archive)
+def _break_backing(kit: Toolkit, p: BreakFixParams, spec: GuestSpec) -> None:
+    _define(kit, spec)
+    kit.make_dir(Path(p.archive).parent)
+    moved = kit.claim("file", p.archive)
     Path(p.base).rename(p.archive)  # "nothing uses base.qcow2 any more": the overlay does
-    session.owners.confirm(moved)
+    kit.owners.confirm(moved)
 
 
-def _break_permissions(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
-    _define(session, spec)
+def _break_permissions(kit: Toolkit, p: BreakFixParams, spec: GuestSpec) -> None:
+    _define(kit, spec)
     Path(p.image).chmod(0)
 
 
-def _break_pool(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
-    session.make_dir(Path(p.pool_dir))
+def _break_pool(kit: Toolkit, p: BreakFixParams, spec: GuestSpec) -> None:
+    kit.make_dir(Path(p.pool_dir))
     pool = ET.Element("pool", type="dir")
     ET.SubElement(pool, "name").text = p.pool
     ET.SubElement(ET.SubElement(pool, "target"), "path").text = p.pool_dir
-    handle = session.define_pool(ET.tostring(pool, encoding="unicode"))
+    handle = kit.define_pool(ET.tostring(pool, encoding="unicode"))
     if not handle.isActive():
         handle.create(0)
     volume = Path(p.pool_dir) / p.volume
-    vol = session.claim("file", str(volume))
-    session.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_mib}M", "--format", "qcow2")
-    session.owners.confirm(vol)
+    vol = kit.claim("file", str(volume))
+    kit.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_mib}M", "--format", "qcow2")
+    kit.owners.confirm(vol)
 
     def scratch(root: ET.Element) -> None:
         devices = root.find("devices")
@@ -251,7 +248,7 @@ def _break_pool(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None
         ET.SubElement(disk, "target", dev="vdb", bus="virtio")
         devices.insert(1, disk)
 
-    _define(session, spec, scratch)
+    _define(kit, spec, scratch)
     # The directory goes (a wiped filesystem, a mount that did not come back); libvirtd
     # cannot start the pool any more, nor the guest whose volume it holds.
     handle.destroy()
@@ -259,19 +256,19 @@ def _break_pool(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None
     Path(p.pool_dir).rmdir()
 
 
-def _break_emulator(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+def _break_emulator(kit: Toolkit, p: BreakFixParams, spec: GuestSpec) -> None:
     qemu = hostinfo.qemu_binary()
     if qemu is None:
         raise HostCannot("qemu-system-x86_64 is not installed", "run `make setup` to install the host tools")
     wrapper = Path(p.emulator)
-    session.make_dir(wrapper.parent.parent)
-    session.make_dir(wrapper.parent)
-    obj = session.claim("file", str(wrapper))
+    kit.make_dir(wrapper.parent.parent)
+    kit.make_dir(wrapper.parent)
+    obj = kit.claim("file", str(wrapper))
     # libvirt refuses to define a guest whose emulator it cannot run, so the
     # hand-built QEMU exists while the guest is defined, and goes afterwards.
     wrapper.write_text(f'#!/bin/sh\n# a hand-built QEMU 7.1 (kvmlab break-fix)\nexec {qemu} "$@"\n')
     wrapper.chmod(0o755)
-    session.owners.confirm(obj)
+    kit.owners.confirm(obj)
 
     def emulator(root: ET.Element) -> None:
         devices = root.find("devices")
@@ -280,34 +277,34 @@ def _break_emulator(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> 
         el.text = str(wrapper)
         devices.insert(0, el)
 
-    _define(session, spec, emulator)
+    _define(kit, spec, emulator)
     wrapper.unlink()
     wrapper.parent.rmdir()
     wrapper.parent.parent.rmdir()
 
 
-def _break_bridge(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+def _break_bridge(kit: Toolkit, p: BreakFixParams, spec: GuestSpec) -> None:
     if (SYS_NET / p.missing_bridge).exists():
         raise HostCannot(
             f"an interface named {p.missing_bridge} exists on this host, and the lab needs that name to be free",
             "use another trainee name (--trainee NAME)",
         )
-    session.make_bridge(p.bridge)
+    kit.make_bridge(p.bridge)
     # A trainee may "fix" it by creating a bridge with the old name: finish removes that one too.
-    session.expect("bridge", p.missing_bridge)
+    kit.expect("bridge", p.missing_bridge)
     spec.nics = (Nic(type="bridge", source=p.missing_bridge, mac=p.mac),)
-    _define(session, spec)
+    _define(kit, spec)
 
 
-def _break_io(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
+def _break_io(kit: Toolkit, p: BreakFixParams, spec: GuestSpec) -> None:
     datastore = Path(p.datastore)
-    make_tmpfs(session, datastore, p.datastore_mib)
-    junk = session.claim("file", p.junk)
+    make_tmpfs(kit, datastore, p.datastore_mib)
+    junk = kit.claim("file", p.junk)
     run(["fallocate", "-l", f"{p.junk_mib}M", p.junk])  # "an old backup someone parked on the datastore"
-    session.owners.confirm(junk)
-    data = session.claim("file", p.data_disk)
+    kit.owners.confirm(junk)
+    data = kit.claim("file", p.data_disk)
     run(["qemu-img", "create", "-q", "-f", "qcow2", p.data_disk, f"{p.data_mib}M"])
-    session.owners.confirm(data)
+    kit.owners.confirm(data)
 
     def data_disk(root: ET.Element) -> None:
         devices = root.find("devices")
@@ -318,8 +315,8 @@ def _break_io(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
         ET.SubElement(disk, "target", dev="vdb", bus="virtio")
         devices.insert(1, disk)
 
-    dom = _define(session, spec, data_disk)
-    session.boot(dom, spec.console_log)
+    dom = _define(kit, spec, data_disk)
+    kit.boot(dom, spec.console_log)
     agent = GuestAgent(dom)
     agent.wait(60)
     # The guest's application writes its data disk; the thin qcow2 grows until the datastore is full.
@@ -332,34 +329,34 @@ def _break_io(session: LabSession, p: BreakFixParams, spec: GuestSpec) -> None:
         )
 
 
-def make_tmpfs(session: LabSession, path: Path, size_mib: int) -> Path:
+def make_tmpfs(kit: Toolkit, path: Path, size_mib: int) -> Path:
     """An owned tmpfs of ``size_mib`` at ``path`` (a directory the lab owns): a filesystem that really fills up."""
-    session.make_dir(path)
-    obj = session.claim("mount", str(path))
+    kit.make_dir(path)
+    obj = kit.claim("mount", str(path))
     if not os.path.ismount(path):
-        source = f"{MOUNT_SOURCE}-{session.trainee.name}"
+        source = f"{MOUNT_SOURCE}-{kit.trainee.name}"
         run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0755", source, str(path)])
-    session.owners.confirm(obj)
+    kit.owners.confirm(obj)
     return path
 
 
 # -- shared by the solution, the notebook and the tests ---------------------------------
 
 
-def host_emulator(session: LabSession) -> str:
+def host_emulator(kit: Toolkit) -> str:
     """The emulator libvirt itself picks for this guest (``virsh domcapabilities``)."""
-    caps = parse(session.virsh("domcapabilities", "--virttype", session.verdict.domain_type), "domcapabilities")
+    caps = parse(kit.virsh("domcapabilities", "--virttype", kit.verdict.domain_type), "domcapabilities")
     path = caps.findtext("path")
     if not path:
         raise HostCannot("virsh domcapabilities names no emulator", "is QEMU installed? `kvmlab doctor` checks")
     return path
 
 
-def redefine(session: LabSession, p: BreakFixParams, edit: Any) -> None:
+def redefine(kit: Toolkit, p: BreakFixParams, edit: Any) -> None:
     """virsh dumpxml --inactive > FILE, edit FILE, virsh define FILE: what `virsh edit` does, in steps."""
-    text = session.virsh("dumpxml", "--inactive", p.domain)
+    text = kit.virsh("dumpxml", "--inactive", p.domain)
     Path(p.xml).write_text(edit(text))
-    session.virsh("define", p.xml)
+    kit.virsh("define", p.xml)
 
 
 def marks_intact(image: str, mark: int) -> tuple[bool, str]:

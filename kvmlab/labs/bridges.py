@@ -9,11 +9,10 @@ finds the connection from both sides: `virsh domiflist` (libvirt's view) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 
 @dataclass(frozen=True)
@@ -24,32 +23,30 @@ class BridgeParams(Params):
     uri: str
 
 
+@lab(
+    "bridges",
+    "A guest NIC on a Linux bridge, found from both sides",
+    seed=(9,),
+    requires=("libvirt", "guest", "root", "bridges"),
+)
 class Bridges(Lab):
-    id: ClassVar[str] = "bridges"
-    title: ClassVar[str] = "A guest NIC on a Linux bridge, found from both sides"
-    topic: ClassVar[str] = "bridges"
-    seed_questions: ClassVar[tuple[int, ...]] = (9,)
-    notebook: ClassVar[str] = "labs/09-bridges.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "root", "bridges")
-    grader: ClassVar[str] = "bridges"
-
-    def params(self, session: LabSession) -> BridgeParams:
+    def params(self, kit: Toolkit) -> BridgeParams:
         return BridgeParams(
-            domain=session.name("vm-br"),
-            bridge=session.ifname("br0"),
+            domain=kit.name("vm-br"),
+            bridge=kit.ifname("br0"),
             model="virtio",
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.lab_guest(session.guest_spec("vm-br"))
-        session.expect("bridge", p.bridge)  # the trainee creates it; finish deletes it
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("vm-br"))
+        kit.expect("bridge", p.bridge)  # the trainee creates it; finish deletes it
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         make_bridge(p)
-        session.virsh(
+        kit.virsh(
             "attach-interface",
             p.domain,
             "--type",

@@ -12,10 +12,9 @@ import ipaddress
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
-from kvmlab.labs.base import Lab, Params
-from kvmlab.session import LabSession
+from kvmlab.labs.base import Lab, Params, lab
+from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 
 # Not started by the lab, so it never competes with another network for its
@@ -67,64 +66,56 @@ def mynet_xml(p: DumpXmlParams) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
+@lab("dumpxml", "Dump, edit and redefine libvirt XML", seed=(10, 11, 12), requires=("libvirt", "guest", "networks"))
 class DumpXml(Lab):
-    id: ClassVar[str] = "dumpxml"
-    title: ClassVar[str] = "Dump, edit and redefine libvirt XML"
-    topic: ClassVar[str] = "dumpxml"
-    seed_questions: ClassVar[tuple[int, ...]] = (10, 11, 12)
-    notebook: ClassVar[str] = "labs/10-dumpxml.ipynb"
-    # "guest": tianyun is the tiny guest's definition (its kernel and disk), never booted here.
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks")
-    grader: ClassVar[str] = "dumpxml"
-
-    def params(self, session: LabSession) -> DumpXmlParams:
+    def params(self, kit: Toolkit) -> DumpXmlParams:
         net = ipaddress.IPv4Network(MYNET_SUBNET)
         return DumpXmlParams(
-            domain=session.name("tianyun"),
+            domain=kit.name("tianyun"),
             memory_mib=512,
             vcpus=2,
             description="tianyun web server",
-            domain_xml=str(session.path("tianyun.xml")),
-            network=session.name("mynet"),
-            network_bridge=session.ifname("br-mynet"),
+            domain_xml=str(kit.path("tianyun.xml")),
+            network=kit.name("mynet"),
+            network_bridge=kit.ifname("br-mynet"),
             subnet=MYNET_SUBNET,
             dhcp_start=str(net.network_address + 100),
             dhcp_end=str(net.network_address + 200),
-            network_xml=str(session.path("mynet.xml")),
-            pool=session.name("mypool"),
-            pool_path=str(session.path("mypool")),
-            pool_xml=str(session.path("mypool.xml")),
+            network_xml=str(kit.path("mynet.xml")),
+            pool=kit.name("mypool"),
+            pool_path=str(kit.path("mypool")),
+            pool_xml=str(kit.path("mypool.xml")),
             volume="data.qcow2",
             volume_format="qcow2",
             volume_size_gib=1,
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.lab_guest(session.guest_spec("tianyun"), running=False)
-        session.define_network(mynet_xml(p))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("tianyun"), running=False)
+        kit.define_network(mynet_xml(p))
         # What the trainee makes; finish removes the volume file, then the pool's directory.
-        session.expect("pool", p.pool)
-        session.expect("dir", p.pool_path)
-        session.expect("file", p.volume_path)
+        kit.expect("pool", p.pool)
+        kit.expect("dir", p.pool_path)
+        kit.expect("file", p.volume_path)
         for dump in (p.domain_xml, p.network_xml, p.pool_xml):
-            session.expect("file", dump)
+            kit.expect("file", dump)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
-        solve_domain(session, p)
-        solve_network(session, p)
-        solve_pool(session, p)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        solve_domain(kit, p)
+        solve_network(kit, p)
+        solve_pool(kit, p)
 
 
 # The reference solution in parts, so the known-wrong solutions in the tests
 # can do all but one part right.
 
 
-def dump(session: LabSession, command: str, name: str, path: str) -> ET.Element:
+def dump(kit: Toolkit, command: str, name: str, path: str) -> ET.Element:
     """`virsh dumpxml NAME > PATH` (or net-dumpxml...), returned parsed for editing."""
-    text = session.virsh(command, name)
+    text = kit.virsh(command, name)
     Path(path).write_text(text)
     return parse(text, f"virsh {command} {name}")
 
@@ -142,8 +133,8 @@ def child(parent: ET.Element, path: str) -> ET.Element:
     return node
 
 
-def solve_domain(session: LabSession, p: DumpXmlParams) -> None:
-    root = dump(session, "dumpxml", p.domain, p.domain_xml)
+def solve_domain(kit: Toolkit, p: DumpXmlParams) -> None:
+    root = dump(kit, "dumpxml", p.domain, p.domain_xml)
     for tag in ("memory", "currentMemory"):
         el = child(root, tag)
         el.set("unit", "MiB")
@@ -153,27 +144,27 @@ def solve_domain(session: LabSession, p: DumpXmlParams) -> None:
     vcpu.set("current", str(p.vcpus))
     child(root, "description").text = p.description
     save(root, p.domain_xml)
-    session.virsh("define", p.domain_xml)
+    kit.virsh("define", p.domain_xml)
 
 
-def solve_network(session: LabSession, p: DumpXmlParams) -> None:
-    root = dump(session, "net-dumpxml", p.network, p.network_xml)
+def solve_network(kit: Toolkit, p: DumpXmlParams) -> None:
+    root = dump(kit, "net-dumpxml", p.network, p.network_xml)
     rng = child(root, "ip/dhcp/range")
     rng.set("start", p.dhcp_start)
     rng.set("end", p.dhcp_end)
     save(root, p.network_xml)
-    session.virsh("net-define", p.network_xml)
+    kit.virsh("net-define", p.network_xml)
 
 
-def solve_pool(session: LabSession, p: DumpXmlParams) -> None:
+def solve_pool(kit: Toolkit, p: DumpXmlParams) -> None:
     # --print-xml writes the XML instead of defining it: the file is what pool-dumpxml will show.
-    xml = session.virsh("pool-define-as", p.pool, "dir", "--target", p.pool_path, "--print-xml")
+    xml = kit.virsh("pool-define-as", p.pool, "dir", "--target", p.pool_path, "--print-xml")
     Path(p.pool_xml).write_text(xml)
-    session.virsh("pool-define", p.pool_xml)
-    session.virsh("pool-build", p.pool)
-    session.virsh("pool-start", p.pool)
-    make_volume(session, p)
+    kit.virsh("pool-define", p.pool_xml)
+    kit.virsh("pool-build", p.pool)
+    kit.virsh("pool-start", p.pool)
+    make_volume(kit, p)
 
 
-def make_volume(session: LabSession, p: DumpXmlParams) -> None:
-    session.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_size_gib}G", "--format", p.volume_format)
+def make_volume(kit: Toolkit, p: DumpXmlParams) -> None:
+    kit.virsh("vol-create-as", p.pool, p.volume, f"{p.volume_size_gib}G", "--format", p.volume_format)

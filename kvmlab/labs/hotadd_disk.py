@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 
 @dataclass(frozen=True)
@@ -24,34 +23,27 @@ class DiskParams(Params):
         return self.size_gib * 1024**3
 
 
+@lab("hotadd-disk", "Hot-add a disk to a running guest", seed=(15,))
 class HotAddDisk(Lab):
-    id: ClassVar[str] = "hotadd-disk"
-    title: ClassVar[str] = "Hot-add a disk to a running guest"
-    topic: ClassVar[str] = "hot-add-disk"
-    seed_questions: ClassVar[tuple[int, ...]] = (15,)
-    notebook: ClassVar[str] = "labs/15-hotadd-disk.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "hotadd_disk"
-
-    def params(self, session: LabSession) -> DiskParams:
+    def params(self, kit: Toolkit) -> DiskParams:
         return DiskParams(
-            domain=session.name("vm-disk"),
-            image=str(session.path("data.qcow2")),
+            domain=kit.name("vm-disk"),
+            image=str(kit.path("data.qcow2")),
             format="qcow2",
-            size_gib=session.variant("size", (1, 2, 3)),
+            size_gib=kit.variant("size", (1, 2, 3)),
             target="vdb",
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.lab_guest(session.guest_spec("vm-disk"))
-        session.expect("file", p.image)
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("vm-disk"))
+        kit.expect("file", p.image)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         run(["qemu-img", "create", "-f", p.format, p.image, f"{p.size_gib}G"])
-        session.virsh(
+        kit.virsh(
             "attach-disk",
             p.domain,
             p.image,

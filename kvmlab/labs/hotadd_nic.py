@@ -13,13 +13,12 @@ from __future__ import annotations
 import ipaddress
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import ClassVar
 
 import libvirt
 
 from kvmlab.errors import HostCannot
-from kvmlab.labs.base import Lab, Params
-from kvmlab.session import LabSession
+from kvmlab.labs.base import Lab, Params, lab
+from kvmlab.toolkit import Toolkit
 
 CANONICAL_SUBNET = "192.168.166.0/24"  # a less common /24, clear of the seed's 122/133/144/155
 # 52:54:00 is QEMU/KVM's prefix; c0:a8:a6 is 192.168.166 in hex.
@@ -48,31 +47,29 @@ def network_xml(p: NicParams) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
+@lab(
+    "hotadd-nic",
+    "Hot-add a NIC to a running guest",
+    seed=(16,),
+    requires=("libvirt", "guest", "networks"),
+    canonical_subnets=(CANONICAL_SUBNET,),
+)
 class HotAddNic(Lab):
-    id: ClassVar[str] = "hotadd-nic"
-    title: ClassVar[str] = "Hot-add a NIC to a running guest"
-    topic: ClassVar[str] = "hot-add-nic"
-    seed_questions: ClassVar[tuple[int, ...]] = (16,)
-    notebook: ClassVar[str] = "labs/16-hotadd-nic.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks")
-    grader: ClassVar[str] = "hotadd_nic"
-    canonical_subnets: ClassVar[tuple[str, ...]] = (CANONICAL_SUBNET,)
-
-    def params(self, session: LabSession) -> NicParams:
-        subnet = session.subnet("nic", CANONICAL_SUBNET)
+    def params(self, kit: Toolkit) -> NicParams:
+        subnet = kit.subnet("nic", CANONICAL_SUBNET)
         return NicParams(
-            domain=session.name("vm-nic"),
-            network=session.name("nicnet"),
+            domain=kit.name("vm-nic"),
+            network=kit.name("nicnet"),
             subnet=subnet,
             gateway=str(ipaddress.ip_network(subnet).network_address + 1),
-            mac=session.mac("nic", CANONICAL_MAC),
+            mac=kit.mac("nic", CANONICAL_MAC),
             model="virtio",
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        net = session.define_network(network_xml(p))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        net = kit.define_network(network_xml(p))
         if not net.isActive():
             try:
                 net.create()
@@ -82,11 +79,11 @@ class HotAddNic(Lab):
                     "another network on this host uses that subnet: `virsh net-list` shows them; "
                     "finish the lab that owns it, or use another trainee name",
                 ) from err
-        session.lab_guest(session.guest_spec("vm-nic"))
+        kit.lab_guest(kit.guest_spec("vm-nic"))
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.virsh(
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.virsh(
             "attach-interface",
             p.domain,
             "--type",

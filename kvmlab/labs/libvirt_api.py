@@ -11,14 +11,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import libvirt
 
 from kvmlab.connection import lookup, open_connection
 from kvmlab.guestxml import lab_guest_xml
-from kvmlab.labs.base import Lab, Params
-from kvmlab.session import LabSession
+from kvmlab.labs.base import Lab, Params, lab
+from kvmlab.toolkit import Toolkit
 
 LIFECYCLE_EVENTS = (
     "DEFINED",
@@ -110,47 +110,40 @@ class LifecycleRecorder:
         self.conn.close()
 
 
+@lab("libvirt-api", "libvirt: the same operations with virsh and with the Python API", seed=(7,))
 class LibvirtApi(Lab):
-    id: ClassVar[str] = "libvirt-api"
-    title: ClassVar[str] = "libvirt: the same operations with virsh and with the Python API"
-    topic: ClassVar[str] = "libvirt"
-    seed_questions: ClassVar[tuple[int, ...]] = (7,)
-    notebook: ClassVar[str] = "labs/07-libvirt-api.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "libvirt_api"
-
-    def params(self, session: LabSession) -> ApiParams:
-        api = session.name("vm-api")
+    def params(self, kit: Toolkit) -> ApiParams:
+        api = kit.name("vm-api")
         return ApiParams(
-            domain=session.name("vm-virsh"),
+            domain=kit.name("vm-virsh"),
             api_domain=api,
-            xml_file=str(session.path(f"{api}.xml")),
+            xml_file=str(kit.path(f"{api}.xml")),
             meta_uri="https://kvmlab.dev/xmlns/course/1",
             meta_key="course",
             meta_tag="lesson",
-            meta_value=f"seed-7 {session.trainee.name}",
-            events_file=str(session.path("events.txt")),
-            uri=session.uri,
+            meta_value=f"seed-7 {kit.trainee.name}",
+            events_file=str(kit.path("events.txt")),
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.lab_guest(session.guest_spec("vm-virsh"), running=False)
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("vm-virsh"), running=False)
         # The second guest: its disk, console log and XML are ready; defining it is the trainee's.
-        spec = session.guest_spec("vm-api")
-        session.make_overlay(spec.disk, session.guest_files.disk)
-        session.owners.confirm(session.claim("file", str(spec.console_log)))
-        session.write_file(Path(p.xml_file), lab_guest_xml(spec, session.guest_files))
-        session.expect("domain", p.api_domain)
-        session.expect("file", p.events_file)
+        spec = kit.guest_spec("vm-api")
+        kit.make_overlay(spec.disk, kit.guest_files.disk)
+        kit.owners.confirm(kit.claim("file", str(spec.console_log)))
+        kit.write_file(Path(p.xml_file), lab_guest_xml(spec, kit.guest_files))
+        kit.expect("domain", p.api_domain)
+        kit.expect("file", p.events_file)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         # virsh half
-        if not session.host.domain(p.domain).is_running:  # solving twice is not an error
-            session.virsh("start", p.domain)
-        session.virsh("autostart", p.domain)
-        session.virsh(
+        if not kit.host.domain(p.domain).is_running:  # solving twice is not an error
+            kit.virsh("start", p.domain)
+        kit.virsh("autostart", p.domain)
+        kit.virsh(
             "metadata", p.domain, "--uri", p.meta_uri, "--key", p.meta_key, "--set", p.meta_xml, "--live", "--config"
         )
         # API half

@@ -13,13 +13,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from kvmlab import guestfs
 from kvmlab.guestxml import Nic, lab_guest_xml
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 SEALED_HOSTNAMES = ("localhost.localdomain", "localhost")  # virt-sysprep's default, and the short form
 
@@ -59,80 +58,78 @@ def dir_pool_xml(name: str, directory: Path) -> str:
     return ET.tostring(pool, encoding="unicode")
 
 
+@lab(
+    "linux-template",
+    "Make a Linux template: seal, read-only base, qcow2 overlays, clones",
+    seed=(19,),
+    requires=("libvirt", "guest", "networks", "libguestfs"),
+)
 class LinuxTemplate(Lab):
-    id: ClassVar[str] = "linux-template"
-    title: ClassVar[str] = "Make a Linux template: seal, read-only base, qcow2 overlays, clones"
-    topic: ClassVar[str] = "linux-template"
-    seed_questions: ClassVar[tuple[int, ...]] = (19,)
-    notebook: ClassVar[str] = "labs/19-linux-template.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks", "libguestfs")
-    grader: ClassVar[str] = "linux_template"
-
-    def params(self, session: LabSession) -> TemplateParams:
-        template, clone1, clone2 = session.name("golden"), session.name("clone1"), session.name("clone2")
+    def params(self, kit: Toolkit) -> TemplateParams:
+        template, clone1, clone2 = kit.name("golden"), kit.name("clone1"), kit.name("clone2")
         return TemplateParams(
             template=template,
-            base=str(session.path(f"{template}.qcow2")),
+            base=str(kit.path(f"{template}.qcow2")),
             hostname=SEALED_HOSTNAMES[0],
             clone1=clone1,
-            clone1_disk=str(session.path(f"{clone1}.qcow2")),
-            clone1_console_log=str(session.path(f"{clone1}.console.log")),
+            clone1_disk=str(kit.path(f"{clone1}.qcow2")),
+            clone1_console_log=str(kit.path(f"{clone1}.console.log")),
             clone2=clone2,
-            clone2_disk=str(session.path(f"{clone2}.qcow2")),
-            clone2_console_log=str(session.path(f"{clone2}.console.log")),
-            network=session.name("tplnet"),
-            pool=session.name("tplpool"),
-            uri=session.uri,
+            clone2_disk=str(kit.path(f"{clone2}.qcow2")),
+            clone2_console_log=str(kit.path(f"{clone2}.console.log")),
+            network=kit.name("tplnet"),
+            pool=kit.name("tplpool"),
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.make_dir()
-        net = session.define_network(isolated_network_xml(p.network, session.ifname("tplbr0")))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.make_dir()
+        net = kit.define_network(isolated_network_xml(p.network, kit.ifname("tplbr0")))
         if not net.isActive():
             net.create()
-        pool = session.define_pool(dir_pool_xml(p.pool, session.lab_dir))
+        pool = kit.define_pool(dir_pool_xml(p.pool, kit.lab_dir))
         if not pool.isActive():
             pool.create(0)
         # A copy, not an overlay: the base must stand alone (it is sealed in place and outlives kvmlab's build).
-        session.make_copy(Path(p.base), session.guest_files.disk, "qcow2")
-        spec = session.guest_spec("golden", nics=(Nic("network", p.network, "virtio"),))
-        session.owners.confirm(session.claim("file", str(spec.console_log)))
-        session.define_domain(lab_guest_xml(spec, session.guest_files))
+        kit.make_copy(Path(p.base), kit.guest_files.disk, "qcow2")
+        spec = kit.guest_spec("golden", nics=(Nic("network", p.network, "virtio"),))
+        kit.owners.confirm(kit.claim("file", str(spec.console_log)))
+        kit.define_domain(lab_guest_xml(spec, kit.guest_files))
         for name, disk in p.clones:
-            session.expect("file", disk)
-            session.expect("file", session.path(f"{name}.console.log"))
-            session.expect("domain", name)
+            kit.expect("file", disk)
+            kit.expect("file", kit.path(f"{name}.console.log"))
+            kit.expect("domain", name)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
-        seal(session, p.base, ["--hostname", p.hostname])
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        seal(kit, p.base, ["--hostname", p.hostname])
         run(["chmod", "0444", p.base])
         for name, disk in p.clones:
             run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", p.base, "-F", "qcow2", disk])
-            clone(session, p.template, name, disk)
-        boot_clone(session, p.clone1)
+            clone(kit, p.template, name, disk)
+        boot_clone(kit, p.clone1)
 
 
-def seal(session: LabSession, image: str, extra: list[str]) -> None:
+def seal(kit: Toolkit, image: str, extra: list[str]) -> None:
     """virt-sysprep's default operations, keeping /etc/machine-id empty.
 
     libguestfs 1.48's customize step writes a fresh machine-id into an empty
     one (virt-sysprep runs it after its machine-id operation), so the file is
     truncated again as the last customize action.
     """
-    guestfs.run_tool(["virt-sysprep", "-a", image, *extra, "--truncate", "/etc/machine-id"], session.verdict.accel)
+    guestfs.run_tool(["virt-sysprep", "-a", image, *extra, "--truncate", "/etc/machine-id"], kit.verdict.accel)
 
 
-def clone(session: LabSession, original: str, name: str, disk: str) -> None:
+def clone(kit: Toolkit, original: str, name: str, disk: str) -> None:
     """virt-clone with the overlay made for it: new name, UUID and MAC; the disk kept as it is."""
-    argv = ["--connect", session.uri]
+    argv = ["--connect", kit.uri]
     run(["virt-clone", *argv, "--original", original, "--name", name, "--file", disk, "--preserve-data"])
     # virt-clone copies the original's serial <log file=...>: two clones would write one console log.
-    log = session.path(f"{name}.console.log")
+    log = kit.path(f"{name}.console.log")
     run(["virt-xml", *argv, name, "--edit", "--serial", f"log.file={log},log.append=off"])
 
 
-def boot_clone(session: LabSession, name: str) -> None:
-    session.virsh("start", name)
-    session.wait_ready(name)
+def boot_clone(kit: Toolkit, name: str) -> None:
+    kit.virsh("start", name)
+    kit.wait_ready(name)

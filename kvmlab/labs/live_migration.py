@@ -28,14 +28,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
+from kvmlab.capacity import ensure_memory_for
 from kvmlab.connection import Connection
 from kvmlab.errors import CommandFailed, GuestTimeout, HostCannot, KvmlabError
-from kvmlab.guest.boot import bare_qemu_argv, wait_for_marker
+from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT, bare_qemu_argv, wait_for_marker
 from kvmlab.guest.build import guest_files
 from kvmlab.host import Host
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
 from kvmlab.resources.agent import GuestAgent, poll
 from kvmlab.resources.libvirtd import PrivateLibvirtd
@@ -44,7 +45,7 @@ from kvmlab.resources.netns import NetNamespace, Veth
 from kvmlab.resources.process import PidFileProcess
 from kvmlab.resources.qga import SocketAgent
 from kvmlab.resources.qmp import QmpSocket
-from kvmlab.session import GUEST_BOOT_TIMEOUT, LabSession, ensure_memory_for
+from kvmlab.toolkit import Toolkit
 
 CANONICAL_SUBNET = "192.168.24.0/24"  # lab 24; clear of the seed's subnets and of kvmlab's variant pool
 COUNTER_FILE = "/run/counter"
@@ -146,22 +147,20 @@ def target_host(p: MigrationParams) -> Host:
     return Host(Connection(p.target_uri))
 
 
+@lab(
+    "live-migration",
+    "Live migration: QEMU by hand (pre-copy, post-copy) and virsh migrate between two libvirtds",
+    seed=(14,),
+    requires=("libvirt", "guest", "root"),
+    canonical_subnets=(CANONICAL_SUBNET,),
+    guests_migrate=True,
+)
 class LiveMigration(Lab):
-    id: ClassVar[str] = "live-migration"
-    title: ClassVar[str] = "Live migration: QEMU by hand (pre-copy, post-copy) and virsh migrate between two libvirtds"
-    topic: ClassVar[str] = "migration"
-    seed_questions: ClassVar[tuple[int, ...]] = (14,)
-    notebook: ClassVar[str] = "labs/24-live-migration.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "root")
-    grader: ClassVar[str] = "live_migration"
-    canonical_subnets: ClassVar[tuple[str, ...]] = (CANONICAL_SUBNET,)
-    guests_migrate: ClassVar[bool] = True  # its libvirt guest leaves this libvirtd: gone from here is no fault
-
-    def params(self, session: LabSession) -> MigrationParams:
-        subnet = ipaddress.ip_network(session.subnet("target", CANONICAL_SUBNET))
-        path = session.path
+    def params(self, kit: Toolkit) -> MigrationParams:
+        subnet = ipaddress.ip_network(kit.subnet("target", CANONICAL_SUBNET))
+        path = kit.path
         return MigrationParams(
-            accel=session.verdict.accel,
+            accel=kit.verdict.accel,
             disk=str(path("hand-guest.qcow2")),
             source_pid=str(path("source.pid")),
             source_qmp=str(path("source-qmp.sock")),
@@ -172,16 +171,16 @@ class LiveMigration(Lab):
             target_qmp=str(path("target-qmp.sock")),
             target_agent=str(path("target-agent.sock")),
             target_console=str(path("target.console.log")),
-            port=session.variant("port", tuple(range(4444, 4544))),
-            downtime_ms=session.variant("downtime", (500, 400, 600, 700, 800)),
-            bandwidth_mib=session.variant("bandwidth", (8, 10, 12, 16)),
-            domain=session.name("vm-mig"),
-            uri=session.uri,
+            port=kit.variant("port", tuple(range(4444, 4544))),
+            downtime_ms=kit.variant("downtime", (500, 400, 600, 700, 800)),
+            bandwidth_mib=kit.variant("bandwidth", (8, 10, 12, 16)),
+            domain=kit.name("vm-mig"),
+            uri=kit.uri,
             target_uri=PrivateLibvirtd(path("target-libvirtd")).uri,
             target_dir=str(path("target-libvirtd")),
             target_hostname="kvmlab-target",
-            netns=session.name("migtarget"),
-            veth=session.ifname("migveth"),
+            netns=kit.name("migtarget"),
+            veth=kit.ifname("migveth"),
             veth_peer="eth0",
             subnet=str(subnet),
             source_addr=str(subnet.network_address + 1),
@@ -192,22 +191,22 @@ class LiveMigration(Lab):
 
     # -- start -------------------------------------------------------------
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.make_dir()
-        self._target_host(session, p)
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.make_dir()
+        self._target_host(kit, p)
         # What the trainee's target QEMU makes; finish stops it and removes them.
-        session.expect("process", p.target_pid)
+        kit.expect("process", p.target_pid)
         for path in (p.target_qmp, p.target_agent, p.target_console):
-            session.expect("file", path)
+            kit.expect("file", path)
         baseline = load_baseline(p.baseline)
-        baseline_file = session.claim("file", p.baseline)
+        baseline_file = kit.claim("file", p.baseline)
         fresh: dict[str, GuestAgent] = {}
         hand = self._needs_hand_source(p, baseline.get("qemu"))
         if hand:  # QEMU daemonizes at once: both guests boot at the same time
-            self._launch_hand_source(session, p)
-        if self._needs_libvirt_source(session, p, baseline.get("libvirt")):
-            vm = session.lab_guest(session.guest_spec("vm-mig"))
+            self._launch_hand_source(kit, p)
+        if self._needs_libvirt_source(kit, p, baseline.get("libvirt")):
+            vm = kit.lab_guest(kit.guest_spec("vm-mig"))
             assert vm.handle is not None
             fresh["libvirt"] = GuestAgent(vm.handle)
         if hand:
@@ -222,19 +221,19 @@ class LiveMigration(Lab):
                 "time": time.time(),
             }
         if "libvirt" in fresh:
-            baseline["libvirt"]["uuid"] = session.host.domain(p.domain).uuid
+            baseline["libvirt"]["uuid"] = kit.host.domain(p.domain).uuid
         if fresh or not Path(p.baseline).exists():
             Path(p.baseline).write_text(json.dumps(baseline, indent=1) + "\n")
-        session.owners.confirm(baseline_file)
+        kit.owners.confirm(baseline_file)
 
-    def _target_host(self, session: LabSession, p: MigrationParams) -> None:
+    def _target_host(self, kit: Toolkit, p: MigrationParams) -> None:
         """The "other host": a network namespace, a veth pair into it, a second libvirtd inside."""
-        obj = session.claim("netns", p.netns)
+        obj = kit.claim("netns", p.netns)
         if not NetNamespace(p.netns).exists:
             run(["ip", "netns", "add", p.netns])
-        session.owners.confirm(obj)
+        kit.owners.confirm(obj)
 
-        obj = session.claim("veth", p.veth)
+        obj = kit.claim("veth", p.veth)
         if not Veth(p.veth).exists:
             _refuse_routed(p.subnet)
             prefix = ipaddress.ip_network(p.subnet).prefixlen
@@ -244,16 +243,16 @@ class LiveMigration(Lab):
             run(["ip", "-n", p.netns, "address", "add", f"{p.target_addr}/{prefix}", "dev", p.veth_peer])
             run(["ip", "-n", p.netns, "link", "set", "dev", p.veth_peer, "up"])
             run(["ip", "-n", p.netns, "link", "set", "dev", "lo", "up"])
-        session.owners.confirm(obj)
+        kit.owners.confirm(obj)
 
         daemon = PrivateLibvirtd(p.target_dir)
-        obj = session.claim("libvirtd", p.target_dir)
+        obj = kit.claim("libvirtd", p.target_dir)
         if not daemon.is_running:
-            session.progress(f"starting the target libvirtd ({p.target_hostname}, network namespace {p.netns})")
-            host_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"kvmlab:{session.trainee.name}:{p.netns}"))
+            kit.progress(f"starting the target libvirtd ({p.target_hostname}, network namespace {p.netns})")
+            host_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"kvmlab:{kit.trainee.name}:{p.netns}"))
             daemon.prepare(host_uuid, p.target_addr)
             daemon.launch(p.netns, p.target_hostname)
-        session.owners.confirm(obj)
+        kit.owners.confirm(obj)
 
     @staticmethod
     def _needs_hand_source(p: MigrationParams, seen: dict[str, Any] | None) -> bool:
@@ -266,27 +265,27 @@ class LiveMigration(Lab):
         return not (PidFileProcess(p.target_pid).is_running and SocketAgent(p.target_agent).ping())
 
     @staticmethod
-    def _needs_libvirt_source(session: LabSession, p: MigrationParams, seen: dict[str, Any] | None) -> bool:
+    def _needs_libvirt_source(kit: Toolkit, p: MigrationParams, seen: dict[str, Any] | None) -> bool:
         if not seen:
             return True
-        if session.host.domain(p.domain).is_running:
+        if kit.host.domain(p.domain).is_running:
             return False
         try:
             return not target_host(p).domain(p.domain).is_running
         except KvmlabError:
             return True
 
-    def _launch_hand_source(self, session: LabSession, p: MigrationParams) -> None:
-        session.make_overlay(Path(p.disk), session.guest_files.disk)
-        made = [session.claim("process", p.source_pid)]
-        made += [session.claim("file", f) for f in (p.source_qmp, p.source_agent, p.source_console, p.source_trace)]
+    def _launch_hand_source(self, kit: Toolkit, p: MigrationParams) -> None:
+        kit.make_overlay(Path(p.disk), kit.guest_files.disk)
+        made = [kit.claim("process", p.source_pid)]
+        made += [kit.claim("file", f) for f in (p.source_qmp, p.source_agent, p.source_console, p.source_trace)]
         if not PidFileProcess(p.source_pid).is_running:
             ensure_memory_for("the hand-run source guest", 256)
-            session.progress(f"starting the source QEMU by hand ({p.accel})")
+            kit.progress(f"starting the source QEMU by hand ({p.accel})")
             Path(p.source_console).unlink(missing_ok=True)
             run(qemu_argv(p, "source"))
         for obj in made:
-            session.owners.confirm(obj)
+            kit.owners.confirm(obj)
 
     @staticmethod
     def _wait_hand_source(p: MigrationParams) -> GuestAgent:
@@ -299,12 +298,12 @@ class LiveMigration(Lab):
 
     # -- the reference solution ---------------------------------------------
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         if not PidFileProcess(p.target_pid).is_running:
             migrate_by_hand(p)
-        if session.host.domain(p.domain).exists:
-            migrate_with_virsh(session, p)
+        if kit.host.domain(p.domain).exists:
+            migrate_with_virsh(kit, p)
 
 
 def _first_count(agent: GuestAgent) -> int:
@@ -385,10 +384,10 @@ def restart_on_target(p: MigrationParams) -> None:
 
 
 def migrate_with_virsh(
-    session: LabSession, p: MigrationParams, flags: tuple[str, ...] = ("--persistent", "--undefinesource")
+    kit: Toolkit, p: MigrationParams, flags: tuple[str, ...] = ("--persistent", "--undefinesource")
 ) -> None:
     """virsh migrate --live to the second libvirtd; --unsafe because libvirt cannot see the storage is shared."""
-    session.virsh("migrate", "--live", *flags, "--unsafe", p.domain, p.target_uri, "--migrateuri", p.migrate_uri)
+    kit.virsh("migrate", "--live", *flags, "--unsafe", p.domain, p.target_uri, "--migrateuri", p.migrate_uri)
     dom = target_host(p).domain(p.domain).handle
     if dom is not None:
         GuestAgent(dom).wait(30)

@@ -11,11 +11,10 @@ HMP ``balloon`` (MiB).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from kvmlab.labs._restart import restart
-from kvmlab.labs.base import Lab, Params
-from kvmlab.session import LabSession
+from kvmlab.labs.base import Lab, Params, lab
+from kvmlab.toolkit import Toolkit
 
 
 @dataclass(frozen=True)
@@ -36,36 +35,29 @@ class MemoryParams(Params):
         return self.current_mib * 1024
 
 
+@lab("memory", "Maximum memory and the balloon", seed=(18,))
 class Memory(Lab):
-    id: ClassVar[str] = "memory"
-    title: ClassVar[str] = "Maximum memory and the balloon"
-    topic: ClassVar[str] = "memory"
-    seed_questions: ClassVar[tuple[int, ...]] = (18,)
-    notebook: ClassVar[str] = "labs/18-memory.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "memory"
-
-    def params(self, session: LabSession) -> MemoryParams:
+    def params(self, kit: Toolkit) -> MemoryParams:
         # Small on purpose: a class shares one host. Every target is above 256, so it needs the new maximum.
-        start, current = 256, session.variant("current", (384, 320, 448))
+        start, current = 256, kit.variant("current", (384, 320, 448))
         return MemoryParams(
-            domain=session.name("vm-mem"),
+            domain=kit.name("vm-mem"),
             start_mib=start,
             max_mib=512,
             current_mib=current,
             hmp_mib=(start + current) // 2,  # somewhere else on the way, so each step shows a change
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.lab_guest(session.guest_spec("vm-mem", memory_mib=p.start_mib, max_memory_mib=p.start_mib))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("vm-mem", memory_mib=p.start_mib, max_memory_mib=p.start_mib))
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.virsh("setmaxmem", p.domain, f"{p.max_mib}M", "--config")
-        live = session.host.domain(p.domain).live
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.virsh("setmaxmem", p.domain, f"{p.max_mib}M", "--config")
+        live = kit.host.domain(p.domain).live
         if live is None or (live.memory_kib or 0) < p.max_kib:
-            restart(session, p.domain)  # QEMU sizes guest RAM only when it starts
+            restart(kit, p.domain)  # QEMU sizes guest RAM only when it starts
         # Always with a unit: a bare number is KiB.
-        session.virsh("setmem", p.domain, f"{p.current_mib}M", "--live", "--config")
+        kit.virsh("setmem", p.domain, f"{p.current_mib}M", "--live", "--config")

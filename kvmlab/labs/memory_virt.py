@@ -30,9 +30,9 @@ from typing import Any, ClassVar
 from kvmlab.errors import GuestTimeout
 from kvmlab.guestxml import lab_guest_xml
 from kvmlab.labs._restart import restart
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.resources import hostmem
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 
 MERGE_TIMEOUT = 300.0  # ksmd scans every mergeable page on the host (other guests too) before it merges ours
@@ -70,10 +70,10 @@ class MemVirtParams(Params):
         return {k: v for k, v in super().as_dict().items() if k in self.SHOWN}
 
 
-def host_at_start(session: LabSession) -> dict[str, Any]:
+def host_at_start(kit: Toolkit) -> dict[str, Any]:
     """What the lab saw when it started (recorded then): KSM's state before anybody changed it."""
     try:
-        data: dict[str, Any] = json.loads(session.path("host-at-start.json").read_text())
+        data: dict[str, Any] = json.loads(kit.path("host-at-start.json").read_text())
         return data
     except (OSError, ValueError):
         state = hostmem.ksm()
@@ -99,70 +99,63 @@ def without_nosharepages(xml: str) -> str:
     return re.sub(r"\s*<memoryBacking>\s*</memoryBacking>", "", xml)
 
 
+@lab("memory-virt", "Memory virtualization: EPT/NPT vs shadow pages vs softmmu, KSM and huge pages", seed=(18,))
 class MemoryVirt(Lab):
-    id: ClassVar[str] = "memory-virt"
-    title: ClassVar[str] = "Memory virtualization: EPT/NPT vs shadow pages vs softmmu, KSM and huge pages"
-    topic: ClassVar[str] = "memory-virtualization"
-    seed_questions: ClassVar[tuple[int, ...]] = (18,)
-    notebook: ClassVar[str] = "labs/26-memory-virt.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "memory_virt"
-
-    def params(self, session: LabSession) -> MemVirtParams:
-        at_start = host_at_start(session)
+    def params(self, kit: Toolkit) -> MemVirtParams:
+        at_start = host_at_start(kit)
         return MemVirtParams(
-            domain1=session.name("vm-ksm1"),
-            domain2=session.name("vm-ksm2"),
+            domain1=kit.name("vm-ksm1"),
+            domain2=kit.name("vm-ksm2"),
             memory_mib=192,
-            facts=str(session.path("facts.json")),
-            xml=str(session.path(f"{session.name('vm-ksm2')}.xml")),
-            accel=session.verdict.accel,
+            facts=str(kit.path("facts.json")),
+            xml=str(kit.path(f"{kit.name('vm-ksm2')}.xml")),
+            accel=kit.verdict.accel,
             ksm_dir=str(hostmem.KSM_DIR),
             ksm_mode=str(at_start["ksm_mode"]),
             ksm_available=bool(at_start["ksm_available"]),
             ksm_run_at_start=at_start["ksm_run"],
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        session.make_dir()
-        record = session.path("host-at-start.json")
-        session.write_file(record, json.dumps(host_at_start(session)) + "\n")  # kept by a second start
-        p = self.params(session)
+    def start(self, kit: Toolkit) -> None:
+        kit.make_dir()
+        record = kit.path("host-at-start.json")
+        kit.write_file(record, json.dumps(host_at_start(kit)) + "\n")  # kept by a second start
+        p = self.params(kit)
         if hostmem.ksm().writable:
             # KSM's knobs are the host's: hold them, so finish puts back exactly what was there.
-            holder = f"{session.trainee.name}/{self.id}"
-            lease = session.claim("ksm-lease", holder)
+            holder = f"{kit.trainee.name}/{self.id}"
+            lease = kit.claim("ksm-lease", holder)
             hostmem.acquire_ksm(holder)
-            session.owners.confirm(lease)
-        session.expect("file", p.facts)
-        session.expect("file", p.xml)
-        session.lab_guest(session.guest_spec("vm-ksm1", memory_mib=p.memory_mib))
-        self._unshared_guest(session, p)
+            kit.owners.confirm(lease)
+        kit.expect("file", p.facts)
+        kit.expect("file", p.xml)
+        kit.lab_guest(kit.guest_spec("vm-ksm1", memory_mib=p.memory_mib))
+        self._unshared_guest(kit, p)
 
-    def _unshared_guest(self, session: LabSession, p: MemVirtParams) -> None:
-        spec = session.guest_spec("vm-ksm2", memory_mib=p.memory_mib)
-        files = session.guest_files
-        session.make_overlay(spec.disk, files.disk)
-        log = session.claim("file", str(spec.console_log))
-        session.owners.confirm(log)
+    def _unshared_guest(self, kit: Toolkit, p: MemVirtParams) -> None:
+        spec = kit.guest_spec("vm-ksm2", memory_mib=p.memory_mib)
+        files = kit.guest_files
+        kit.make_overlay(spec.disk, files.disk)
+        log = kit.claim("file", str(spec.console_log))
+        kit.owners.confirm(log)
         root = parse(lab_guest_xml(spec, files), "the lab guest's XML")
         backing = ET.Element("memoryBacking")
         ET.SubElement(backing, "nosharepages")
         names = [child.tag for child in root]
         root.insert(names.index("currentMemory") + 1, backing)
-        dom = session.define_domain(_tostring(root))
+        dom = kit.define_domain(_tostring(root))
         if not dom.isActive():
-            session.boot(dom, spec.console_log)
+            kit.boot(dom, spec.console_log)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         # 1. Let the second guest share: edit the definition, then a power cycle (mem-merge is a QEMU start option).
-        Path(p.xml).write_text(without_nosharepages(session.virsh("dumpxml", "--inactive", p.domain2)))
-        session.virsh("define", p.xml)
-        live = session.host.domain(p.domain2).live
+        Path(p.xml).write_text(without_nosharepages(kit.virsh("dumpxml", "--inactive", p.domain2)))
+        kit.virsh("define", p.xml)
+        live = kit.host.domain(p.domain2).live
         if live is None or live.nosharepages:
-            restart(session, p.domain2)  # QEMU reads <nosharepages/> (mem-merge) only when it starts
+            restart(kit, p.domain2)  # QEMU reads <nosharepages/> (mem-merge) only when it starts
         # 2. Where KSM can run here: on, scanning faster while we watch, until it merged pages of both guests.
         facts = facts_of_host(p)
         facts.update(pages_sharing=None, saved_mib=None)
@@ -173,7 +166,7 @@ class MemoryVirt(Lab):
                 (ksm / "pages_to_scan").write_text(f"{SCAN_PAGES}\n")
             if state.writable and state.run != 1:
                 (ksm / "run").write_text("1\n")
-            wait_for_merging(session, (p.domain1, p.domain2))
+            wait_for_merging(kit, (p.domain1, p.domain2))
             sharing = hostmem.ksm().pages_sharing or 0
             facts.update(pages_sharing=sharing, saved_mib=round(sharing * hostmem.PAGE_KIB / 1024, 1))
         # 3. The readings, for the grader.
@@ -185,18 +178,18 @@ def _tostring(root: ET.Element) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
-def merging_pages(session: LabSession, domain: str) -> int | None:
+def merging_pages(kit: Toolkit, domain: str) -> int | None:
     """Pages of this guest's QEMU that KSM merged; None when the guest does not run."""
-    uuid = session.host.domain(domain).uuid
-    pid = hostmem.qemu_pid(uuid) if uuid and session.host.domain(domain).is_running else None
+    uuid = kit.host.domain(domain).uuid
+    pid = hostmem.qemu_pid(uuid) if uuid and kit.host.domain(domain).is_running else None
     return hostmem.merging_pages(pid) if pid else None
 
 
-def wait_for_merging(session: LabSession, domains: tuple[str, ...], timeout: float = MERGE_TIMEOUT) -> dict[str, int]:
+def wait_for_merging(kit: Toolkit, domains: tuple[str, ...], timeout: float = MERGE_TIMEOUT) -> dict[str, int]:
     """Wait until KSM has merged pages of every one of ``domains``; returns their merged page counts."""
     deadline = time.monotonic() + timeout
     while True:
-        merged = {d: merging_pages(session, d) or 0 for d in domains}
+        merged = {d: merging_pages(kit, d) or 0 for d in domains}
         if all(merged.values()):
             return merged
         if time.monotonic() > deadline:

@@ -15,12 +15,11 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from kvmlab.host import Host
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.resources.network import Network
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import NetworkXML
 
 # The seed's subnets. Per-trainee variants will change these in params().
@@ -141,61 +140,59 @@ def network_state(net: Network) -> dict[str, object]:
     }
 
 
+@lab(
+    "networks",
+    "Isolated libvirt networks on the seed's four subnets",
+    seed=(6,),
+    requires=("libvirt", "root", "networks"),
+    canonical_subnets=SUBNETS,
+)
 class Networks(Lab):
-    id: ClassVar[str] = "networks"
-    title: ClassVar[str] = "Isolated libvirt networks on the seed's four subnets"
-    topic: ClassVar[str] = "networks"
-    seed_questions: ClassVar[tuple[int, ...]] = (6,)
-    notebook: ClassVar[str] = "labs/06-networks.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "root", "networks")
-    grader: ClassVar[str] = "networks"
-    canonical_subnets: ClassVar[tuple[str, ...]] = SUBNETS
-
-    def params(self, session: LabSession) -> NetworksParams:
+    def params(self, kit: Toolkit) -> NetworksParams:
         nets = []
         for canonical in SUBNETS:
             tag = canonical.split(".")[2]
             # 122 stays 122 for everybody: it teaches the clash with libvirt's default
             # network and is never started. The others are each trainee's own in a
             # class, so trainees' running networks never overlap.
-            subnet = canonical if canonical == LIBVIRT_DEFAULT_SUBNET else session.subnet(f"net{tag}", canonical)
+            subnet = canonical if canonical == LIBVIRT_DEFAULT_SUBNET else kit.subnet(f"net{tag}", canonical)
             net = ipaddress.IPv4Network(subnet)
             nets.append(
                 NetSpec(
                     tag=tag,
-                    name=session.name(f"net{tag}"),
-                    bridge=session.ifname(f"virbr{tag}"),
+                    name=kit.name(f"net{tag}"),
+                    bridge=kit.ifname(f"virbr{tag}"),
                     subnet=subnet,
                     dhcp_start=str(net.network_address + DHCP_FIRST),
                     dhcp_end=str(net.network_address + DHCP_LAST),
-                    xml=str(session.path(f"net{tag}.xml")),
+                    xml=str(kit.path(f"net{tag}.xml")),
                 )
             )
         return NetworksParams(
             nets=tuple(nets),
             default_network=LIBVIRT_DEFAULT,
-            default_snapshot=str(session.path("default-network.json")),
-            uri=session.uri,
+            default_snapshot=str(kit.path("default-network.json")),
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.make_dir()
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.make_dir()
         snap = Path(p.default_snapshot)
-        obj = session.claim("file", p.default_snapshot)
+        obj = kit.claim("file", p.default_snapshot)
         if not snap.exists():  # a second start keeps the first snapshot: that is the "before"
-            snap.write_text(json.dumps(network_state(session.host.network(p.default_network))) + "\n")
-        session.owners.confirm(obj)
+            snap.write_text(json.dumps(network_state(kit.host.network(p.default_network))) + "\n")
+        kit.owners.confirm(obj)
         for n in p.nets:
-            session.expect("network", n.name)
-            session.expect("file", n.xml)
+            kit.expect("network", n.name)
+            kit.expect("file", n.xml)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         for n in p.nets:
             Path(n.xml).write_text(network_xml(n))
-            session.virsh("net-define", n.xml)
-        taken = {c.net.name for c in clashes(session.host, p)}
+            kit.virsh("net-define", n.xml)
+        taken = {c.net.name for c in clashes(kit.host, p)}
         for n in p.nets:
             if n.name not in taken:
-                session.virsh("net-start", n.name)
+                kit.virsh("net-start", n.name)

@@ -9,13 +9,12 @@ so the guest must be shut off first: start leaves it running on purpose.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from kvmlab import guestfs
 from kvmlab.guest.disk import DEFAULT_ROOT_PASSWORD
 from kvmlab.labs._restart import shut_down
-from kvmlab.labs.base import Lab, Params
-from kvmlab.session import LabSession
+from kvmlab.labs.base import Lab, Params, lab
+from kvmlab.toolkit import Toolkit
 
 # Lab passwords, not secrets: the first is the canonical one (the default trainee).
 PASSWORDS = ("N3w-kvmlab-pw", "Blue-Otter-42", "Quiet-Maple-17", "Red-Comet-93", "Tall-Cedar-58", "Warm-Dune-26")
@@ -31,34 +30,32 @@ class PasswordParams(Params):
     uri: str
 
 
+@lab(
+    "offline-password",
+    "Change a guest's root password offline with libguestfs",
+    seed=(13,),
+    requires=("libvirt", "guest", "libguestfs"),
+)
 class OfflinePassword(Lab):
-    id: ClassVar[str] = "offline-password"
-    title: ClassVar[str] = "Change a guest's root password offline with libguestfs"
-    topic: ClassVar[str] = "offline-password"
-    seed_questions: ClassVar[tuple[int, ...]] = (13,)
-    notebook: ClassVar[str] = "labs/13-offline-password.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "libguestfs")
-    grader: ClassVar[str] = "offline_password"
-
-    def params(self, session: LabSession) -> PasswordParams:
-        domain = session.name("vm-pw")
+    def params(self, kit: Toolkit) -> PasswordParams:
+        domain = kit.name("vm-pw")
         return PasswordParams(
             domain=domain,
-            disk=str(session.path(f"{domain}.qcow2")),
+            disk=str(kit.path(f"{domain}.qcow2")),
             user="root",
             # Letters, digits and '-' only: it goes through a shell in `!virt-customize` cells.
             # Each trainee of a class gets their own, so one cannot hand another the answer.
-            password=session.variant("password", PASSWORDS),
+            password=kit.variant("password", PASSWORDS),
             old_password=DEFAULT_ROOT_PASSWORD,
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        session.lab_guest(session.guest_spec("vm-pw"))
+    def start(self, kit: Toolkit) -> None:
+        kit.lab_guest(kit.guest_spec("vm-pw"))
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
-        shut_down(session, p.domain)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        shut_down(kit, p.domain)
         guestfs.run_tool(
-            ["virt-customize", "-a", p.disk, "--root-password", f"password:{p.password}"], session.verdict.accel
+            ["virt-customize", "-a", p.disk, "--root-password", f"password:{p.password}"], kit.verdict.accel
         )

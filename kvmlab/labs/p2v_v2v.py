@@ -23,15 +23,14 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from kvmlab.errors import CommandFailed, GuestTimeout
-from kvmlab.guest.boot import wait_for_marker
+from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT, wait_for_marker
 from kvmlab.guest.build import KERNEL_CMDLINE
 from kvmlab.guestxml import AGENT_CHANNEL
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run, which
-from kvmlab.session import GUEST_BOOT_TIMEOUT, LabSession
+from kvmlab.toolkit import Toolkit
 
 SOURCE_HOSTNAME = "web01-vmware"
 LOOPBACK = "127.0.0.1"
@@ -124,9 +123,9 @@ def read_guest_file(disk: str | Path, path: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
-def wait_ready(session: LabSession, p: V2vParams) -> float:
+def wait_ready(kit: Toolkit, p: V2vParams) -> float:
     """Wait for the imported guest's readiness line, as lab start does for its own guests."""
-    dom = session.connection.conn.lookupByName(p.domain)
+    dom = kit.connection.conn.lookupByName(p.domain)
     waited = wait_for_marker(Path(p.console_log), GUEST_BOOT_TIMEOUT, alive=lambda: dom.isActive() == 1)
     if waited is None:
         raise GuestTimeout(
@@ -136,53 +135,46 @@ def wait_ready(session: LabSession, p: V2vParams) -> float:
     return waited
 
 
+@lab("p2v-v2v", "P2V/V2V: convert a VMware disk to qcow2, import it, SPICE on loopback", seed=(14,))
 class P2vV2v(Lab):
-    id: ClassVar[str] = "p2v-v2v"
-    title: ClassVar[str] = "P2V/V2V: convert a VMware disk to qcow2, import it, SPICE on loopback"
-    topic: ClassVar[str] = "p2v-v2v"
-    seed_questions: ClassVar[tuple[int, ...]] = (14,)
-    notebook: ClassVar[str] = "labs/14-p2v-v2v.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "p2v_v2v"
-
-    def params(self, session: LabSession) -> V2vParams:
-        domain = session.name("web01")
-        files = session.guest_files
+    def params(self, kit: Toolkit) -> V2vParams:
+        domain = kit.name("web01")
+        files = kit.guest_files
         return V2vParams(
-            source_disk=str(session.path("vmware-web01-flat.raw")),
+            source_disk=str(kit.path("vmware-web01-flat.raw")),
             source_hostname=SOURCE_HOSTNAME,
-            vmdk=str(session.path("web01.vmdk")),
+            vmdk=str(kit.path("web01.vmdk")),
             vmdk_subformat="streamOptimized",
-            converted=str(session.path("web01.qcow2")),
+            converted=str(kit.path("web01.qcow2")),
             domain=domain,
-            console_log=str(session.path(f"{domain}.console.log")),
+            console_log=str(kit.path(f"{domain}.console.log")),
             kernel=str(files.kernel),
             initrd=str(files.initrd),
             kernel_args=KERNEL_CMDLINE,
-            domain_type=session.verdict.domain_type,
-            pool=session.name("v2vpool"),
+            domain_type=kit.verdict.domain_type,
+            pool=kit.name("v2vpool"),
             listen=LOOPBACK,
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        lab_dir = session.make_dir()
-        pool = session.define_pool(dir_pool_xml(p.pool, lab_dir))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        lab_dir = kit.make_dir()
+        pool = kit.define_pool(dir_pool_xml(p.pool, lab_dir))
         if not pool.isActive():
             pool.create(0)
         source = Path(p.source_disk)
-        obj = session.claim("file", p.source_disk)  # claimed first: a start that fails half-way removes it
+        obj = kit.claim("file", p.source_disk)  # claimed first: a start that fails half-way removes it
         if not source.exists():
-            run(["qemu-img", "convert", "-f", "raw", "-O", "raw", str(session.guest_files.disk), str(source)])
+            run(["qemu-img", "convert", "-f", "raw", "-O", "raw", str(kit.guest_files.disk), str(source)])
             rewrite_identity(source, p.source_hostname, uuid.uuid4().hex)
-        session.owners.confirm(obj)
+        kit.owners.confirm(obj)
         for path in (p.vmdk, p.converted, p.console_log):
-            session.expect("file", path)
-        session.expect("domain", p.domain)
+            kit.expect("file", path)
+        kit.expect("domain", p.domain)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         # What vSphere exports (an OVA holds a streamOptimized VMDK) ...
         run(
             [
@@ -201,4 +193,4 @@ class P2vV2v(Lab):
         # ... and what KVM wants.
         run(["qemu-img", "convert", "-f", "vmdk", "-O", "qcow2", p.vmdk, p.converted])
         run(virt_install_argv(p), timeout=GUEST_BOOT_TIMEOUT)
-        wait_ready(session, p)
+        wait_ready(kit, p)

@@ -19,15 +19,15 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from kvmlab.errors import CommandFailed
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
 from kvmlab.resources import hugepages
 from kvmlab.resources.cpus import format_cpuset, online_cpus
 from kvmlab.resources.filesystem import nearest_existing, supports_o_direct
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 BENCH_RUNS = ("raw:off", "raw:full", "qcow2:off", "qcow2:metadata", "qcow2:falloc", "qcow2:full")
 PREALLOCATION = {"raw": ("off", "falloc", "full"), "qcow2": ("off", "metadata", "falloc", "full")}
@@ -137,66 +137,59 @@ def hugepage_guest_xml(p: PerfParams, domain_type: str) -> str:
     return ET.tostring(dom, encoding="unicode")
 
 
+@lab("performance", "Performance: qemu-img bench, pinning, IOThreads, cache/io, multiqueue, hugepages", seed=(21,))
 class Performance(Lab):
-    id: ClassVar[str] = "performance"
-    title: ClassVar[str] = "Performance: qemu-img bench, pinning, IOThreads, cache/io, multiqueue, hugepages"
-    topic: ClassVar[str] = "performance"
-    seed_questions: ClassVar[tuple[int, ...]] = (21,)
-    notebook: ClassVar[str] = "labs/21-performance.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "performance"
-
-    def params(self, session: LabSession) -> PerfParams:
+    def params(self, kit: Toolkit) -> PerfParams:
         cpus = online_cpus()
         vcpus = min(2, len(cpus))
         pins, emulator = pinning(cpus, vcpus)
-        o_direct = supports_o_direct(nearest_existing(session.lab_dir))
-        domain = session.name("vm-perf")
+        o_direct = supports_o_direct(nearest_existing(kit.lab_dir))
+        domain = kit.name("vm-perf")
         return PerfParams(
             domain=domain,
-            console_log=str(session.path(f"{domain}.console.log")),
-            accel=session.verdict.accel,
+            console_log=str(kit.path(f"{domain}.console.log")),
+            accel=kit.verdict.accel,
             host_cpus=format_cpuset(cpus),
             vcpus=vcpus,
             vcpu_pins=pins,
             emulator_cpuset=emulator,
             iothread=1,
-            data_disk=str(session.path("data.qcow2")),
-            data_disk_xml=str(session.path("data-disk.xml")),
+            data_disk=str(kit.path("data.qcow2")),
+            data_disk_xml=str(kit.path("data-disk.xml")),
             data_target="vdb",
             data_size_gib=1,
             disk_cache="none" if o_direct else "writeback",
             disk_io="native" if o_direct else "threads",
             scsi_queues=vcpus,
-            scsi_xml=str(session.path("virtio-scsi.xml")),
-            huge_domain=session.name("vm-huge"),
-            huge_xml=str(session.path("vm-huge.xml")),
+            scsi_xml=str(kit.path("virtio-scsi.xml")),
+            huge_domain=kit.name("vm-huge"),
+            huge_xml=str(kit.path("vm-huge.xml")),
             huge_page_kib=hugepages.default_size_kib() or 2048,
             bench_count=20000,
             bench_block="4k",
             bench_image_size="128M",
             bench_runs=BENCH_RUNS,
-            results=str(session.path("bench.json")),
-            uri=session.uri,
+            results=str(kit.path("bench.json")),
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.lab_guest(session.guest_spec("vm-perf", vcpus=p.vcpus))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("vm-perf", vcpus=p.vcpus))
         for path in (p.data_disk, p.data_disk_xml, p.scsi_xml, p.huge_xml, p.results):
-            session.expect("file", path)
+            kit.expect("file", path)
         for spec in p.bench_runs:
-            session.expect("file", p.bench_image(*spec.split(":")))
-        session.expect("domain", p.huge_domain)
+            kit.expect("file", p.bench_image(*spec.split(":")))
+        kit.expect("domain", p.huge_domain)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         write_results(p, [bench(p, *spec.split(":")) for spec in p.bench_runs])
-        tune(session, p)
+        tune(kit, p)
 
 
 def tune(
-    session: LabSession,
+    kit: Toolkit,
     p: PerfParams,
     pins: tuple[str, ...] | None = None,
     queues: int | None = None,
@@ -204,21 +197,21 @@ def tune(
 ) -> None:
     """The reference tuning, live and persistent; the arguments exist for the known-wrong solutions."""
     for vcpu, cpuset in enumerate(pins or p.vcpu_pins):
-        session.virsh("vcpupin", p.domain, str(vcpu), cpuset, "--live", "--config")
-    session.virsh("emulatorpin", p.domain, p.emulator_cpuset, "--live", "--config")
-    session.virsh("iothreadadd", p.domain, str(p.iothread), "--live", "--config")
+        kit.virsh("vcpupin", p.domain, str(vcpu), cpuset, "--live", "--config")
+    kit.virsh("emulatorpin", p.domain, p.emulator_cpuset, "--live", "--config")
+    kit.virsh("iothreadadd", p.domain, str(p.iothread), "--live", "--config")
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "preallocation=metadata", p.data_disk, f"{p.data_size_gib}G"])
     Path(p.data_disk_xml).write_text(disk_xml(p, iothread=disk_iothread) + "\n")
-    session.virsh("attach-device", p.domain, p.data_disk_xml, "--live", "--config")
+    kit.virsh("attach-device", p.domain, p.data_disk_xml, "--live", "--config")
     Path(p.scsi_xml).write_text(scsi_xml(queues or p.scsi_queues) + "\n")
-    session.virsh("attach-device", p.domain, p.scsi_xml, "--live", "--config")
-    Path(p.huge_xml).write_text(hugepage_guest_xml(p, session.verdict.domain_type) + "\n")
-    session.virsh("define", p.huge_xml)
+    kit.virsh("attach-device", p.domain, p.scsi_xml, "--live", "--config")
+    Path(p.huge_xml).write_text(hugepage_guest_xml(p, kit.verdict.domain_type) + "\n")
+    kit.virsh("define", p.huge_xml)
     if p.accel == "kvm":
         # host-passthrough changes the CPU the guest boots with: persistent, then a cold restart.
         run(["virt-xml", "--connect", p.uri, p.domain, "--edit", "--cpu", "host-passthrough"])
-        session.virsh("destroy", p.domain)
-        session.boot(session.connection.conn.lookupByName(p.domain), Path(p.console_log))
+        kit.virsh("destroy", p.domain)
+        kit.boot(kit.connection.conn.lookupByName(p.domain), Path(p.console_log))
 
 
 def plausible_seconds(value: object) -> bool:

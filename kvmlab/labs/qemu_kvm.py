@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from kvmlab.errors import GuestTimeout
-from kvmlab.guest.boot import bare_qemu_argv, wait_for_marker
+from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT, bare_qemu_argv, wait_for_marker
 from kvmlab.guest.build import guest_files
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
 from kvmlab.resources.agent import GuestAgent
 from kvmlab.resources.process import PidFileProcess
-from kvmlab.session import GUEST_BOOT_TIMEOUT, LabSession
+from kvmlab.toolkit import Toolkit
 
 
 @dataclass(frozen=True)
@@ -57,44 +56,37 @@ def start_hand_qemu(p: QemuParams, argv: list[str], timeout: float = GUEST_BOOT_
     return waited is not None
 
 
+@lab("qemu-kvm", "QEMU and KVM: QEMU by hand, QMP, the same guest under libvirt, qemu-img", seed=(5,))
 class QemuKvm(Lab):
-    id: ClassVar[str] = "qemu-kvm"
-    title: ClassVar[str] = "QEMU and KVM: QEMU by hand, QMP, the same guest under libvirt, qemu-img"
-    topic: ClassVar[str] = "qemu-kvm"
-    seed_questions: ClassVar[tuple[int, ...]] = (5,)
-    notebook: ClassVar[str] = "labs/05-qemu-kvm.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "qemu_kvm"
-
-    def params(self, session: LabSession) -> QemuParams:
+    def params(self, kit: Toolkit) -> QemuParams:
         return QemuParams(
-            accel=session.verdict.accel,
-            qmp_socket=str(session.path("qmp.sock")),
-            pid_file=str(session.path("qemu.pid")),
-            console_log=str(session.path("qemu-by-hand.console.log")),
-            domain=session.name("vm-qemu"),
-            raw_image=str(session.path("disk.raw")),
-            qcow2_image=str(session.path("disk.qcow2")),
+            accel=kit.verdict.accel,
+            qmp_socket=str(kit.path("qmp.sock")),
+            pid_file=str(kit.path("qemu.pid")),
+            console_log=str(kit.path("qemu-by-hand.console.log")),
+            domain=kit.name("vm-qemu"),
+            raw_image=str(kit.path("disk.raw")),
+            qcow2_image=str(kit.path("disk.qcow2")),
             size_mib=128,
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.lab_guest(session.guest_spec("vm-qemu"), running=False)
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("vm-qemu"), running=False)
         # What the trainee makes by hand; finish stops the process, then removes the files.
-        session.expect("process", p.pid_file)
+        kit.expect("process", p.pid_file)
         for path in (p.qmp_socket, p.console_log, p.raw_image, p.qcow2_image):
-            session.expect("file", path)
+            kit.expect("file", path)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         run(["qemu-img", "create", "-f", "raw", p.raw_image, f"{p.size_mib}M"])
         run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", p.raw_image, p.qcow2_image])
         if not PidFileProcess(p.pid_file).is_running and not start_hand_qemu(p, hand_qemu_argv(p)):
             raise GuestTimeout(
                 f"the hand-run guest did not boot within {GUEST_BOOT_TIMEOUT:.0f} s", f"read {p.console_log}"
             )
-        if not session.host.domain(p.domain).is_running:  # solving twice is not an error
-            session.virsh("start", p.domain)
-        GuestAgent(session.connection.conn.lookupByName(p.domain)).wait(GUEST_BOOT_TIMEOUT)
+        if not kit.host.domain(p.domain).is_running:  # solving twice is not an error
+            kit.virsh("start", p.domain)
+        GuestAgent(kit.connection.conn.lookupByName(p.domain)).wait(GUEST_BOOT_TIMEOUT)

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from kvmlab.guestxml import lab_guest_xml
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
 from kvmlab.resources.agent import ExecResult, GuestAgent
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 GUEST_ROOT = "/mnt/root"  # where the tiny guest mounts its vda (an ext4 filesystem, whole disk)
 # What the trainee writes after the backup snapshot: per trainee, so a copied answer shows.
@@ -59,95 +58,86 @@ class SnapshotParams(Params):
     uri: str
 
 
+@lab("snapshots", "Snapshots: internal and external, live backup, blockcommit and blockpull", seed=(19,))
 class Snapshots(Lab):
-    id: ClassVar[str] = "snapshots"
-    title: ClassVar[str] = "Snapshots: internal and external, live backup, blockcommit and blockpull"
-    topic: ClassVar[str] = "snapshots"
-    seed_questions: ClassVar[tuple[int, ...]] = (19,)
-    notebook: ClassVar[str] = "labs/22-snapshots.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "snapshots"
-
-    def params(self, session: LabSession) -> SnapshotParams:
-        domain = session.name("vm-snap")
+    def params(self, kit: Toolkit) -> SnapshotParams:
+        domain = kit.name("vm-snap")
         return SnapshotParams(
             domain=domain,
-            disk=str(session.path(f"{domain}.qcow2")),
-            base=str(session.path("template.raw")),
-            console_log=str(session.path(f"{domain}.console.log")),
+            disk=str(kit.path(f"{domain}.qcow2")),
+            base=str(kit.path("template.raw")),
+            console_log=str(kit.path(f"{domain}.console.log")),
             backup_snapshot="backup",
-            overlay=str(session.path(f"{domain}.backup.qcow2")),
-            chain_before=str(session.path("chain-before.json")),
-            backup=str(session.path("backup.qcow2")),
+            overlay=str(kit.path(f"{domain}.backup.qcow2")),
+            chain_before=str(kit.path("chain-before.json")),
+            backup=str(kit.path("backup.qcow2")),
             marker_in_guest=f"{GUEST_ROOT}/after-backup.txt",
             marker_in_image="/after-backup.txt",
-            marker_text=session.variant("marker", MARKERS),
+            marker_text=kit.variant("marker", MARKERS),
             snapshots=("clean", "v1", "v2"),
             version_in_guest=f"{GUEST_ROOT}/version.txt",
             version_in_image="/version.txt",
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        spec = session.guest_spec("vm-snap")
-        session.make_dir()
-        session.make_copy(Path(p.base), session.guest_files.disk, "raw")
-        session.make_overlay(spec.disk, Path(p.base), "raw")
-        session.owners.confirm(session.claim("file", str(spec.console_log)))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        spec = kit.guest_spec("vm-snap")
+        kit.make_dir()
+        kit.make_copy(Path(p.base), kit.guest_files.disk, "raw")
+        kit.make_overlay(spec.disk, Path(p.base), "raw")
+        kit.owners.confirm(kit.claim("file", str(spec.console_log)))
         for path in (p.overlay, p.chain_before, p.backup):
-            session.expect("file", path)
+            kit.expect("file", path)
         # Where libvirt puts the overlay when --diskspec names no file: DISK-without-suffix.SNAPSHOT
-        session.expect("file", str(Path(p.disk).with_suffix(f".{p.backup_snapshot}")))
-        dom = session.define_domain(lab_guest_xml(spec, session.guest_files))
+        kit.expect("file", str(Path(p.disk).with_suffix(f".{p.backup_snapshot}")))
+        dom = kit.define_domain(lab_guest_xml(spec, kit.guest_files))
         if not dom.isActive():
-            session.boot(dom, spec.console_log)
+            kit.boot(dom, spec.console_log)
         GuestAgent(dom).wait(30)  # --quiesce and the guest-side steps need the agent, ~1 s after the boot
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
-        live_backup(session, p)
-        session.virsh("blockpull", p.domain, "vda", "--wait")
-        internal_tree(session, p)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        live_backup(kit, p)
+        kit.virsh("blockpull", p.domain, "vda", "--wait")
+        internal_tree(kit, p)
 
 
-def guest_write(session: LabSession, domain: str, path: str, text: str) -> ExecResult:
+def guest_write(kit: Toolkit, domain: str, path: str, text: str) -> ExecResult:
     """Write a line to a file in the guest and flush it to its disk, through the guest agent."""
-    dom = session.connection.conn.lookupByName(domain)
+    dom = kit.connection.conn.lookupByName(domain)
     agent = GuestAgent(dom)
     agent.wait(30)
     return agent.run(["/bin/sh", "-c", 'echo "$1" > "$2" && sync', "sh", text, path])
 
 
-def live_backup(
-    session: LabSession, p: SnapshotParams, backup_after_merge: bool = False, clean_up: bool = True
-) -> None:
+def live_backup(kit: Toolkit, p: SnapshotParams, backup_after_merge: bool = False, clean_up: bool = True) -> None:
     """External snapshot, write, copy the frozen image, commit the overlay back; the flags make known-wrong runs."""
-    GuestAgent(session.connection.conn.lookupByName(p.domain)).wait(30)  # --quiesce asks the agent to freeze
-    session.virsh(
+    GuestAgent(kit.connection.conn.lookupByName(p.domain)).wait(30)  # --quiesce asks the agent to freeze
+    kit.virsh(
         "snapshot-create-as", p.domain, p.backup_snapshot, "--disk-only", "--atomic", "--quiesce",
         "--diskspec", f"vda,snapshot=external,file={p.overlay}",
     )  # fmt: skip
     chain = run(["qemu-img", "info", "-U", "--backing-chain", "--output=json", p.overlay]).stdout
     Path(p.chain_before).write_text(chain)
-    guest_write(session, p.domain, p.marker_in_guest, p.marker_text)
+    guest_write(kit, p.domain, p.marker_in_guest, p.marker_text)
     if not backup_after_merge:
         run(["qemu-img", "convert", "-O", "qcow2", p.disk, p.backup])
-    session.virsh("blockcommit", p.domain, "vda", "--active", "--pivot", "--shallow")
+    kit.virsh("blockcommit", p.domain, "vda", "--active", "--pivot", "--shallow")
     if backup_after_merge:
         run(["qemu-img", "convert", "-U", "-O", "qcow2", p.disk, p.backup])
     if clean_up:
-        session.virsh("snapshot-delete", p.domain, p.backup_snapshot, "--metadata")
+        kit.virsh("snapshot-delete", p.domain, p.backup_snapshot, "--metadata")
         Path(p.overlay).unlink()
 
 
-def internal_tree(session: LabSession, p: SnapshotParams, revert: bool = True) -> None:
+def internal_tree(kit: Toolkit, p: SnapshotParams, revert: bool = True) -> None:
     """clean -> v1, back to clean, -> v2: two branches from one snapshot."""
     clean, v1, v2 = p.snapshots
-    session.virsh("snapshot-create-as", p.domain, clean)
-    guest_write(session, p.domain, p.version_in_guest, v1)
-    session.virsh("snapshot-create-as", p.domain, v1)
+    kit.virsh("snapshot-create-as", p.domain, clean)
+    guest_write(kit, p.domain, p.version_in_guest, v1)
+    kit.virsh("snapshot-create-as", p.domain, v1)
     if revert:
-        session.virsh("snapshot-revert", p.domain, clean)
-    guest_write(session, p.domain, p.version_in_guest, v2)
-    session.virsh("snapshot-create-as", p.domain, v2)
+        kit.virsh("snapshot-revert", p.domain, clean)
+    guest_write(kit, p.domain, p.version_in_guest, v2)
+    kit.virsh("snapshot-create-as", p.domain, v2)

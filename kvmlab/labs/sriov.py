@@ -18,11 +18,10 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.resources.pci import iommu_groups, sriov_pfs
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 # The PF name a typical dual-port SR-IOV NIC (Intel X710/E810, Mellanox CX-5) gets on a
 # server; used in the XML only when this host has no SR-IOV NIC of its own.
@@ -59,39 +58,37 @@ def host_verdict() -> dict[str, object]:
     return {"sriov_pfs": sorted(pf.name for pf in sriov_pfs()), "iommu_groups": iommu_groups()}
 
 
+@lab(
+    "sriov",
+    "SR-IOV: VT-d/IOMMU, PF and VFs, a hostdev network (defined, not started)",
+    seed=(8,),
+    requires=("libvirt", "guest", "networks"),
+)
 class Sriov(Lab):
-    id: ClassVar[str] = "sriov"
-    title: ClassVar[str] = "SR-IOV: VT-d/IOMMU, PF and VFs, a hostdev network (defined, not started)"
-    topic: ClassVar[str] = "sriov"
-    seed_questions: ClassVar[tuple[int, ...]] = (8,)
-    notebook: ClassVar[str] = "labs/08-sriov.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks")
-    grader: ClassVar[str] = "sriov"
-
-    def params(self, session: LabSession) -> SriovParams:
+    def params(self, kit: Toolkit) -> SriovParams:
         found = sriov_pfs()
-        network = session.name("sriovnet")
+        network = kit.name("sriovnet")
         return SriovParams(
             network=network,
-            network_xml=str(session.path(f"{network}.xml")),
-            domain=session.name("vm-sriov"),
+            network_xml=str(kit.path(f"{network}.xml")),
+            domain=kit.name("vm-sriov"),
             pf=found[0].name if found else EXAMPLE_PF,
             host_has_sriov=bool(found),
-            verdict_file=str(session.path("sriov-verdict.json")),
-            uri=session.uri,
+            verdict_file=str(kit.path("sriov-verdict.json")),
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         # Defined only: its interface will be on a network that is never started.
-        session.lab_guest(session.guest_spec("vm-sriov"), running=False)
-        session.expect("network", p.network)
-        session.expect("file", p.network_xml)
-        session.expect("file", p.verdict_file)
+        kit.lab_guest(kit.guest_spec("vm-sriov"), running=False)
+        kit.expect("network", p.network)
+        kit.expect("file", p.network_xml)
+        kit.expect("file", p.verdict_file)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         Path(p.verdict_file).write_text(json.dumps(host_verdict(), indent=1) + "\n")
         Path(p.network_xml).write_text(hostdev_network_xml(p.network, p.pf) + "\n")
-        session.virsh("net-define", p.network_xml)
-        session.virsh("attach-interface", p.domain, "network", p.network, "--config")
+        kit.virsh("net-define", p.network_xml)
+        kit.virsh("attach-interface", p.domain, "network", p.network, "--config")

@@ -16,7 +16,7 @@ What the trainee does, all with the real tools:
    (``qemu-img resize`` is refused: QEMU holds the image's write lock), and
    the guest kernel sees the new size at once.
 
-Sizes, cluster size and offset differ per trainee (session.variant).
+Sizes, cluster size and offset differ per trainee (kit.variant).
 """
 
 from __future__ import annotations
@@ -26,12 +26,11 @@ import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run, which
 from kvmlab.resources.agent import ExecResult, GuestAgent
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
 PREALLOCATION_MODES = ("off", "metadata", "falloc", "full")
@@ -87,60 +86,57 @@ class StorageParams(Params):
         return str(Path(self.thin).parent / f"prealloc-{mode}.qcow2")
 
 
+@lab(
+    "storage-internals",
+    "Inside disk images: qcow2 clusters, sparse files, preallocation, discard, resizing",
+    seed=(15,),
+)
 class StorageInternals(Lab):
-    id: ClassVar[str] = "storage-internals"
-    title: ClassVar[str] = "Inside disk images: qcow2 clusters, sparse files, preallocation, discard, resizing"
-    topic: ClassVar[str] = "storage"
-    seed_questions: ClassVar[tuple[int, ...]] = (15,)
-    notebook: ClassVar[str] = "labs/23-storage-internals.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "storage_internals"
-
-    def params(self, session: LabSession) -> StorageParams:
-        domain = session.name("vm-store")
+    def params(self, kit: Toolkit) -> StorageParams:
+        domain = kit.name("vm-store")
         return StorageParams(
             domain=domain,
-            console_log=str(session.path(f"{domain}.console.log")),
-            thin=str(session.path("thin.qcow2")),
+            console_log=str(kit.path(f"{domain}.console.log")),
+            thin=str(kit.path("thin.qcow2")),
             thin_create_gib=1,
-            thin_size_gib=session.variant("thin-size", (3, 2, 4)),
-            cluster_size=session.variant("cluster-size", CLUSTER_SIZES),
-            write_offset=session.variant("write-offset", WRITE_OFFSETS),
+            thin_size_gib=kit.variant("thin-size", (3, 2, 4)),
+            cluster_size=kit.variant("cluster-size", CLUSTER_SIZES),
+            write_offset=kit.variant("write-offset", WRITE_OFFSETS),
             write_pattern="0x5a",
-            prealloc_size_mib=session.variant("prealloc-size", (64, 96, 80)),
+            prealloc_size_mib=kit.variant("prealloc-size", (64, 96, 80)),
             prealloc_modes=PREALLOCATION_MODES,
-            data=str(session.path("data.qcow2")),
-            data_xml=str(session.path("data-disk.xml")),
+            data=str(kit.path("data.qcow2")),
+            data_xml=str(kit.path("data-disk.xml")),
             data_target="vdb",
             data_size_mib=DATA_SIZE_MIB,
-            data_resized_mib=session.variant("data-resized", (256, 192, 320)),
+            data_resized_mib=kit.variant("data-resized", (256, 192, 320)),
             deleted_mib=DELETED_MIB,
             keep_file=KEEP_FILE,
             keep_text=KEEP_TEXT,
             guest_mount=GUEST_DATA_MOUNT,
-            uri=session.uri,
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        vm = session.lab_guest(session.guest_spec("vm-store"))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        vm = kit.lab_guest(kit.guest_spec("vm-store"))
         if vm.handle is not None:
             GuestAgent(vm.handle).wait(30)  # fstrim runs in the guest, through the agent
         if not Path(p.data).exists():
             with tempfile.TemporaryDirectory(prefix="kvmlab-data-") as tmp:
-                session.make_copy(Path(p.data), used_filesystem(Path(tmp), p.data_size_mib, p.deleted_mib), "qcow2")
+                kit.make_copy(Path(p.data), used_filesystem(Path(tmp), p.data_size_mib, p.deleted_mib), "qcow2")
         for path in (p.thin, p.data_xml, *(p.prealloc_image(m) for m in p.prealloc_modes)):
-            session.expect("file", path)
+            kit.expect("file", path)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         make_thin(p)
         for mode in p.prealloc_modes:
             run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", f"preallocation={mode}", p.prealloc_image(mode),
                  f"{p.prealloc_size_mib}M"])  # fmt: skip
-        attach_data(session, p)
-        trim(session, p)
-        session.virsh("blockresize", p.domain, p.data_target, f"{p.data_resized_mib}M")
+        attach_data(kit, p)
+        trim(kit, p)
+        kit.virsh("blockresize", p.domain, p.data_target, f"{p.data_resized_mib}M")
 
 
 def used_filesystem(workdir: Path, size_mib: int, deleted_mib: int) -> Path:
@@ -182,14 +178,14 @@ def data_disk_xml(p: StorageParams, discard: str | None = "unmap") -> str:
     return ET.tostring(disk, encoding="unicode")
 
 
-def attach_data(session: LabSession, p: StorageParams, discard: str | None = "unmap") -> None:
+def attach_data(kit: Toolkit, p: StorageParams, discard: str | None = "unmap") -> None:
     Path(p.data_xml).write_text(data_disk_xml(p, discard) + "\n")
-    session.virsh("attach-device", p.domain, p.data_xml, "--live", "--config")
+    kit.virsh("attach-device", p.domain, p.data_xml, "--live", "--config")
 
 
-def guest_sh(session: LabSession, domain: str, script: str, *args: str) -> ExecResult:
+def guest_sh(kit: Toolkit, domain: str, script: str, *args: str) -> ExecResult:
     """Run a shell script in the guest through its agent (``$1``... are ``args``: never pasted into the script)."""
-    agent = GuestAgent(session.connection.conn.lookupByName(domain))
+    agent = GuestAgent(kit.connection.conn.lookupByName(domain))
     agent.wait(30)
     return agent.run(["/bin/sh", "-c", script, "sh", *args], timeout=60)
 
@@ -201,6 +197,6 @@ TRIM_SCRIPT = (
 )
 
 
-def trim(session: LabSession, p: StorageParams) -> ExecResult:
+def trim(kit: Toolkit, p: StorageParams) -> ExecResult:
     """Mount the data disk in the guest and fstrim it: the guest tells QEMU which blocks are free."""
-    return guest_sh(session, p.domain, TRIM_SCRIPT, p.guest_mount)
+    return guest_sh(kit, p.domain, TRIM_SCRIPT, p.guest_mount)

@@ -10,11 +10,10 @@ out and can hang or crash QEMU), so neither the lab nor its tests ever do it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from kvmlab.labs._restart import restart
-from kvmlab.labs.base import Lab, Params
-from kvmlab.session import LabSession
+from kvmlab.labs.base import Lab, Params, lab
+from kvmlab.toolkit import Toolkit
 
 
 @dataclass(frozen=True)
@@ -26,33 +25,26 @@ class VcpuParams(Params):
     uri: str
 
 
+@lab("vcpu", "Add vCPUs to a running guest", seed=(17,))
 class Vcpu(Lab):
-    id: ClassVar[str] = "vcpu"
-    title: ClassVar[str] = "Add vCPUs to a running guest"
-    topic: ClassVar[str] = "vcpu"
-    seed_questions: ClassVar[tuple[int, ...]] = (17,)
-    notebook: ClassVar[str] = "labs/17-vcpu.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
-    grader: ClassVar[str] = "vcpu"
-
-    def params(self, session: LabSession) -> VcpuParams:
+    def params(self, kit: Toolkit) -> VcpuParams:
         # Small on purpose: every vCPU is a host thread under TCG, and the host has 2 cores.
         return VcpuParams(
-            domain=session.name("vm-cpu"),
+            domain=kit.name("vm-cpu"),
             start_vcpus=1,
             max_vcpus=4,
-            vcpus=session.variant("vcpus", (2, 3)),
-            uri=session.uri,
+            vcpus=kit.variant("vcpus", (2, 3)),
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.lab_guest(session.guest_spec("vm-cpu", vcpus=p.start_vcpus, max_vcpus=p.start_vcpus))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("vm-cpu", vcpus=p.start_vcpus, max_vcpus=p.start_vcpus))
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.virsh("setvcpus", p.domain, str(p.max_vcpus), "--maximum", "--config")
-        live = session.host.domain(p.domain).live
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.virsh("setvcpus", p.domain, str(p.max_vcpus), "--maximum", "--config")
+        live = kit.host.domain(p.domain).live
         if live is None or (live.vcpu_max or 0) < p.max_vcpus:
-            restart(session, p.domain)  # QEMU reads the maximum only when it starts
-        session.virsh("setvcpus", p.domain, str(p.vcpus), "--live", "--config")
+            restart(kit, p.domain)  # QEMU reads the maximum only when it starts
+        kit.virsh("setvcpus", p.domain, str(p.vcpus), "--live", "--config")

@@ -12,13 +12,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from kvmlab.errors import XMLRejected
+from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT
 from kvmlab.guestxml import Nic
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.resources.agent import GuestAgent
-from kvmlab.session import GUEST_BOOT_TIMEOUT, LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 
 # An e1000 as the guest's PCI bus reports it (vendor Intel, device 82540EM).
@@ -45,51 +45,49 @@ def isolated_network_xml(name: str, bridge: str) -> str:
     return ET.tostring(net, encoding="unicode")
 
 
+@lab(
+    "virt-basics",
+    "Virtualization basics: acceleration, paravirtual vs emulated devices",
+    seed=(1, 2, 3, 4),
+    requires=("libvirt", "guest", "networks"),
+)
 class VirtBasics(Lab):
-    id: ClassVar[str] = "virt-basics"
-    title: ClassVar[str] = "Virtualization basics: acceleration, paravirtual vs emulated devices"
-    topic: ClassVar[str] = "virtualization-basics"
-    seed_questions: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
-    notebook: ClassVar[str] = "labs/01-virt-basics.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest", "networks")
-    grader: ClassVar[str] = "virt_basics"
-
-    def params(self, session: LabSession) -> BasicsParams:
-        emu = session.name("vm-emu")
+    def params(self, kit: Toolkit) -> BasicsParams:
+        emu = kit.name("vm-emu")
         return BasicsParams(
-            pv_domain=session.name("vm-pv"),
+            pv_domain=kit.name("vm-pv"),
             emu_domain=emu,
-            network=session.name("basicsnet"),
-            emu_disk=str(session.path(f"{emu}.qcow2")),
-            emu_console_log=str(session.path(f"{emu}.console.log")),
-            emu_xml=str(session.path(f"{emu}.xml")),
-            verdict_file=str(session.path("accel-verdict.txt")),
-            uri=session.uri,
+            network=kit.name("basicsnet"),
+            emu_disk=str(kit.path(f"{emu}.qcow2")),
+            emu_console_log=str(kit.path(f"{emu}.console.log")),
+            emu_xml=str(kit.path(f"{emu}.xml")),
+            verdict_file=str(kit.path("accel-verdict.txt")),
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.make_dir()
-        net = session.define_network(isolated_network_xml(p.network, session.ifname("virbasics")))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.make_dir()
+        net = kit.define_network(isolated_network_xml(p.network, kit.ifname("virbasics")))
         if not net.isActive():
             net.create()
-        session.lab_guest(session.guest_spec("vm-pv", nics=(Nic("network", p.network, "virtio"),)))
+        kit.lab_guest(kit.guest_spec("vm-pv", nics=(Nic("network", p.network, "virtio"),)))
         # The emulated guest's disk and console log: ready for the trainee's domain.
-        session.make_overlay(Path(p.emu_disk), session.guest_files.disk)
-        session.owners.confirm(session.claim("file", p.emu_console_log))
-        session.expect("domain", p.emu_domain)
-        session.expect("file", p.emu_xml)
-        session.expect("file", p.verdict_file)
+        kit.make_overlay(Path(p.emu_disk), kit.guest_files.disk)
+        kit.owners.confirm(kit.claim("file", p.emu_console_log))
+        kit.expect("domain", p.emu_domain)
+        kit.expect("file", p.emu_xml)
+        kit.expect("file", p.verdict_file)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
-        Path(p.verdict_file).write_text(session.verdict.accel + "\n")
-        Path(p.emu_xml).write_text(emulated_xml(session.virsh("dumpxml", "--inactive", p.pv_domain), p))
-        if not session.host.domain(p.emu_domain).exists:  # no <uuid>: a second define would be a new domain
-            session.virsh("define", p.emu_xml)
-        if not session.host.domain(p.emu_domain).is_running:  # solving twice is not an error
-            session.virsh("start", p.emu_domain)
-        dom = session.connection.conn.lookupByName(p.emu_domain)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        Path(p.verdict_file).write_text(kit.verdict.accel + "\n")
+        Path(p.emu_xml).write_text(emulated_xml(kit.virsh("dumpxml", "--inactive", p.pv_domain), p))
+        if not kit.host.domain(p.emu_domain).exists:  # no <uuid>: a second define would be a new domain
+            kit.virsh("define", p.emu_xml)
+        if not kit.host.domain(p.emu_domain).is_running:  # solving twice is not an error
+            kit.virsh("start", p.emu_domain)
+        dom = kit.connection.conn.lookupByName(p.emu_domain)
         GuestAgent(dom).wait(GUEST_BOOT_TIMEOUT)
 
 

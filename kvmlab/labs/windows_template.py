@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from kvmlab.errors import GuestNotBuilt
-from kvmlab.labs.base import Lab, Params
+from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.labs.linux_template import dir_pool_xml
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 # Where Fedora/RHEL's virtio-win package installs the driver ISO. It is not on
 # this host (nothing is downloaded): the CD-ROM points there, and the domain is
@@ -45,57 +44,55 @@ class WindowsParams(Params):
     uri: str
 
 
-def _virt_type(session: LabSession) -> str:
+def _virt_type(kit: Toolkit) -> str:
     try:
-        return session.verdict.domain_type
+        return kit.verdict.domain_type
     except GuestNotBuilt:
         # The verdict boots the lab guest, which this lab does not otherwise need: "qemu" defines on any host.
         return "qemu"
 
 
+@lab(
+    "windows-template",
+    "A Windows Server 2008 R2 template definition (virtio-win, Hyper-V enlightenments, SPICE)",
+    seed=(20,),
+    requires=("libvirt",),
+)
 class WindowsTemplate(Lab):
-    id: ClassVar[str] = "windows-template"
-    title: ClassVar[str] = "A Windows Server 2008 R2 template definition (virtio-win, Hyper-V enlightenments, SPICE)"
-    topic: ClassVar[str] = "windows-template"
-    seed_questions: ClassVar[tuple[int, ...]] = (20,)
-    notebook: ClassVar[str] = "labs/20-windows-template.ipynb"
-    requires: ClassVar[tuple[str, ...]] = ("libvirt",)
-    grader: ClassVar[str] = "windows_template"
-
-    def params(self, session: LabSession) -> WindowsParams:
-        domain = session.name("win2008r2")
+    def params(self, kit: Toolkit) -> WindowsParams:
+        domain = kit.name("win2008r2")
         return WindowsParams(
             domain=domain,
-            disk=str(session.path(f"{domain}.qcow2")),
+            disk=str(kit.path(f"{domain}.qcow2")),
             disk_format="qcow2",
             disk_size_gib=40,
             virtio_iso=VIRTIO_WIN_ISO,
             memory_mib=4096,
             vcpus=2,
             spice_listen="127.0.0.1",
-            xml=str(session.path(f"{domain}.xml")),
-            pool=session.name("winpool"),
-            virt_type=_virt_type(session),
-            uri=session.uri,
+            xml=str(kit.path(f"{domain}.xml")),
+            pool=kit.name("winpool"),
+            virt_type=_virt_type(kit),
+            uri=kit.uri,
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.make_dir()
-        pool = session.define_pool(dir_pool_xml(p.pool, session.lab_dir))
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.make_dir()
+        pool = kit.define_pool(dir_pool_xml(p.pool, kit.lab_dir))
         if not pool.isActive():
             pool.create(0)
-        session.expect("file", p.disk)
-        session.expect("file", p.xml)
-        session.expect("domain", p.domain)
+        kit.expect("file", p.disk)
+        kit.expect("file", p.xml)
+        kit.expect("domain", p.domain)
 
-    def solve(self, session: LabSession) -> None:
-        p = self.params(session)
+    def solve(self, kit: Toolkit) -> None:
+        p = self.params(kit)
         run(["qemu-img", "create", "-q", "-f", p.disk_format, p.disk, f"{p.disk_size_gib}G"])
         xml = run(install_argv(p)).stdout
         Path(p.xml).write_text(xml)
-        session.virsh("define", p.xml)
-        insert_driver_cd(session, p)
+        kit.virsh("define", p.xml)
+        insert_driver_cd(kit, p)
 
 
 def install_argv(
@@ -128,6 +125,6 @@ def install_argv(
     return argv
 
 
-def insert_driver_cd(session: LabSession, p: WindowsParams) -> None:
+def insert_driver_cd(kit: Toolkit, p: WindowsParams) -> None:
     """Put virtio-win.iso in the second CD-ROM of the persistent definition (no file needed until it starts)."""
-    session.virsh("change-media", p.domain, "sdb", p.virtio_iso, "--insert", "--config")
+    kit.virsh("change-media", p.domain, "sdb", p.virtio_iso, "--insert", "--config")

@@ -167,6 +167,8 @@ class _FileParser:
             self.problem(2, "title must be 'English / 中文'")
         lab = meta.get("lab", "none")
         self._check_lab(lab, 2)
+        if lab not in ("none", topic_id):
+            self.problem(2, f"a lab's topic is the lab's id: name this file {lab}.md and its topic {lab}")
         return Topic(self.path.stem, meta.get("title", ""), None if lab == "none" else lab, self.name)
 
     def _check_lab(self, lab: str, line: int) -> None:

@@ -17,13 +17,20 @@ from kvmlab.quiz.check import check
 from kvmlab.quiz.store import Store
 
 
+def _store() -> Store:
+    """The current trainee's review schedule ($KVMLAB_TRAINEE, or the user's own)."""
+    from kvmlab.trainee import current
+
+    return Store.of_trainee(current().name)
+
+
 def load_bank(directory: str | None = None) -> bankmod.Bank:
     from kvmlab.labs import registry
 
     path = Path(directory) if directory else bankmod.default_dir()
     if not path.is_dir():
         raise UsageError(f"no question bank at {path}", "pass --bank DIR (the questions/ folder of kvmlab)")
-    return bankmod.load(path, {lab.id for lab in registry.all_labs()})
+    return bankmod.load(path, set(registry.lab_ids()))
 
 
 def _usable_bank(args: argparse.Namespace) -> bankmod.Bank:
@@ -61,7 +68,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     bank = _usable_bank(args)
     trainer.quiz(
         bank,
-        Store(),
+        _store(),
         render.console(),
         input,
         topics=_topics(bank, args.topic),
@@ -79,7 +86,7 @@ def cmd_answer(args: argparse.Namespace) -> int:
     if q is None:
         raise UsageError(f"there is no question {args.qid!r}", "kvmlab quiz list shows the ids")
     verdict = check(q, args.text, args.lang)
-    Store().record(q.id, verdict, args.text, source="answer")
+    _store().record(q.id, verdict, args.text, source="answer")
     if args.json:
         print_json({k: v for k, v in verdict.to_dict().items() if k in ("correct", "score", "feedback", "missed")})
     else:
@@ -135,7 +142,7 @@ def stats(bank: bankmod.Bank, store: Store) -> dict[str, Any]:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    data = stats(load_bank(args.bank), Store())
+    data = stats(load_bank(args.bank), _store())
     if args.json:
         print_json(data)
     else:
@@ -157,7 +164,7 @@ def cmd_exam(args: argparse.Namespace) -> int:
         raise UsageError("--minutes and --count must be positive", "e.g. kvmlab exam --minutes 20 --count 10")
     result = trainer.exam(
         bank,
-        Store(),
+        _store(),
         render.console(),
         input,
         minutes=args.minutes,
@@ -171,49 +178,3 @@ def cmd_exam(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_dict())
     return 0
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the questions (default en)")
-
-
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    quiz = sub.add_parser("quiz", help="the interview trainer: quiz yourself, check answers, validate the bank")
-    quiz.add_argument("--bank", metavar="DIR", help="question bank directory (default: kvmlab's questions/)")
-    quiz.add_argument("--topic", action="append", metavar="T", help="only this topic (repeatable)")
-    quiz.add_argument("--due", action="store_true", help="only questions due for review")
-    quiz.add_argument("--seed-only", action="store_true", help="only the 21 seed interview questions")
-    quiz.add_argument("--count", type=int, metavar="N", help="at most N questions")
-    _common(quiz)
-    quiz.set_defaults(func=cmd_quiz)
-    qsub = quiz.add_subparsers(dest="quiz_command")
-
-    val = qsub.add_parser("validate", help="check every question file; report file:line: reason")
-    val.set_defaults(func=cmd_validate)
-
-    ans = qsub.add_parser("answer", help="check one answer without the interactive trainer")
-    ans.add_argument("qid", metavar="QID")
-    ans.add_argument("--text", required=True, help="your answer")
-    ans.add_argument("--json", action="store_true")
-    _common(ans)
-    ans.set_defaults(func=cmd_answer)
-
-    lst = qsub.add_parser("list", help="the questions")
-    lst.add_argument("--json", action="store_true")
-    lst.add_argument("--topic", action="append", metavar="T")
-    lst.set_defaults(func=cmd_list)
-
-    st = qsub.add_parser("stats", help="the bank by topic and type, seed coverage, your review state")
-    st.add_argument("--json", action="store_true")
-    st.set_defaults(func=cmd_stats)
-
-    ex = sub.add_parser("exam", help="a timed, randomized mock interview; verdicts at the end")
-    ex.add_argument("--bank", metavar="DIR")
-    ex.add_argument("--minutes", type=float, default=20)
-    ex.add_argument("--count", type=int, default=10)
-    ex.add_argument("--topic", action="append", metavar="T")
-    ex.add_argument("--rng-seed", type=int, help="fix the random choice of questions")
-    ex.add_argument("--out", metavar="FILE", help="where to save the JSON results")
-    ex.add_argument("--json", action="store_true", help="also print the results as JSON")
-    _common(ex)
-    ex.set_defaults(func=cmd_exam)

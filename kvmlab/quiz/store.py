@@ -11,8 +11,8 @@ from __future__ import annotations
 import getpass
 import json
 import sqlite3
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from fsrs import Card, Rating, Scheduler
 from kvmlab import paths
 from kvmlab.quiz.check import Verdict
 from kvmlab.sqlite import private_db
+from kvmlab.trainee import DEFAULT
 
 RATINGS = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
 
@@ -34,8 +35,40 @@ CREATE TABLE IF NOT EXISTS reviews (
 """
 
 
+# Topics renamed to their lab's id: progress kept under the old question ids moves once.
+RENAMED_TOPICS = {
+    "hot-add-disk": "hotadd-disk",
+    "hot-add-nic": "hotadd-nic",
+    "libvirt": "libvirt-api",
+    "migration": "live-migration",
+    "troubleshooting": "break-fix",
+    "storage": "storage-internals",
+    "memory-virtualization": "memory-virt",
+    "virtualization-basics": "virt-basics",
+}
+_MOVE = (
+    "UPDATE cards SET qid = ? || substr(qid, ?) WHERE qid GLOB ?",
+    "UPDATE reviews SET qid = ? || substr(qid, ?) WHERE qid GLOB ?",
+)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """user_version 1: the question ids of RENAMED_TOPICS moved to their new names."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= 1:
+        return
+    for old, new in RENAMED_TOPICS.items():
+        for statement in _MOVE:
+            db.execute(statement, (new, len(old) + 1, f"{old}-[0-9][0-9][0-9]"))
+    db.execute("PRAGMA user_version = 1")
+
+
 def default_path(user: str | None = None) -> Path:
     return paths.data_dir() / "quiz" / f"{user or getpass.getuser()}.sqlite"
+
+
+def trainee_path(trainee: str) -> Path:
+    """Whose progress: the trainee's. The default trainee's file keeps the user's name, as before trainees."""
+    return default_path(None if trainee == DEFAULT else trainee)
 
 
 def rating_for(verdict: Verdict) -> str:
@@ -50,8 +83,16 @@ class Store:
         self.path = path or default_path()
         self.scheduler = Scheduler(enable_fuzzing=False)
 
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
-        return private_db(self.path, _SCHEMA)
+    @classmethod
+    def of_trainee(cls, trainee: str) -> Store:
+        """The review schedule of this trainee, whoever runs the command (root grading alice feeds alice's)."""
+        return cls(trainee_path(trainee))
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with private_db(self.path, _SCHEMA) as db:
+            _migrate(db)
+            yield db
 
     def card(self, qid: str) -> Card | None:
         with self._db() as db:

@@ -139,7 +139,8 @@ class QuizCard(widgets.VBox):
         return f"QuizCard({len(self.questions)} questions; now: {q.id if q else 'done'})"
 
 
-def quiz_card(topic: str, lang: str = "en") -> QuizCard:
+def quiz_card(topic: str, lang: str = "en", trainee: str | None = None) -> QuizCard:
     from kvmlab.quiz.cli import load_bank
+    from kvmlab.trainee import current
 
-    return QuizCard(load_bank(), topic, lang)
+    return QuizCard(load_bank(), topic, lang, Store.of_trainee(current(trainee).name))

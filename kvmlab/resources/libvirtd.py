@@ -31,12 +31,9 @@ qemu.conf), ``run/`` (``libvirt-sock``, ``qemu/NAME.pid``), ``lib/``,
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
 import shutil
-import signal
 import time
+from functools import partial
 from pathlib import Path
 
 import libvirt
@@ -44,7 +41,7 @@ import libvirt
 from kvmlab.connection import open_connection
 from kvmlab.errors import CommandFailed, KvmlabError
 from kvmlab.procs import run, which
-from kvmlab.resources.process import PidFileProcess
+from kvmlab.resources.process import PidFileProcess, stop_process
 
 # this daemon's directory -> the path libvirtd expects it at (inside its mount namespace)
 BIND = {
@@ -97,25 +94,6 @@ def qemu_conf(migration_address: str) -> str:
             "",
         ]
     )
-
-
-def _pidfd_stop(pid: int, still_ours: object, grace: float = 5.0) -> str | None:
-    """SIGTERM then SIGKILL one process, pinned by a pidfd; ``still_ours()`` is asked after pinning."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-    try:
-        if callable(still_ours) and not still_ours():
-            return f"pid {pid} is no longer the process kvmlab started: left alone"
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(pidfd, sig)
-            if select.select([pidfd], [], [], grace)[0]:
-                return None
-        return f"pid {pid} did not exit after SIGKILL"
-    finally:
-        os.close(pidfd)
 
 
 class PrivateLibvirtd:
@@ -233,10 +211,15 @@ class PrivateLibvirtd:
             if note:
                 notes.append(note)
         for pid, name in self.orphans().items():
-            note = _pidfd_stop(pid, lambda pid=pid, name=name: self.orphans().get(pid) == name)
+            note = stop_process(pid, partial(self._orphan_still, pid, name), what=f"pid {pid}")
             if note:
                 notes.append(f"QEMU of {name}: {note}")
         return notes
+
+    def _orphan_still(self, pid: int, name: str, _argv: list[str]) -> str | None:
+        if self.orphans().get(pid) == name:
+            return None
+        return f"pid {pid} is no longer the process kvmlab started: left alone"
 
     @property
     def is_stopped(self) -> bool:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import select
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -66,33 +67,51 @@ class PidFileProcess:
         return self.names_pid_file(self.argv(), self.pid_file)
 
     def stop(self, grace: float = 5.0) -> str | None:
-        """SIGTERM, then SIGKILL, only the process this pid file names. Returns a note if it left one alone.
-
-        The process is pinned with a pidfd before its command line is read,
-        so a PID reused between the check and the signal is never hit; the
-        pidfd also says when that very process has exited.
-        """
+        """SIGTERM, then SIGKILL, only the process this pid file names. Returns a note if it left one alone."""
         pid = self.pid
         if pid is None:
             return None
-        try:
-            pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            return None  # it exited: nothing to stop
-        try:
-            if has_exited(pid):
+
+        def still_ours(argv: list[str]) -> str | None:
+            if self.names_pid_file(argv, self.pid_file):
                 return None
-            argv = argv_of(pid)
-            if not argv:  # a kernel thread, or a process caught mid-exec: nothing proves it is ours
-                return f"pid {pid} from {self.pid_file} has no readable command line: left alone"
-            if not self.names_pid_file(argv, self.pid_file):
-                return f"pid {pid} from {self.pid_file} now runs {argv[0]}, not the recorded process: left alone"
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                with contextlib.suppress(ProcessLookupError):
-                    signal.pidfd_send_signal(pidfd, sig)
-                # A pidfd turns readable once its process has exited (zombie or reaped).
-                if select.select([pidfd], [], [], grace)[0]:
-                    return None
-            return f"pid {pid} ({argv[0]}) did not exit after SIGKILL"
-        finally:
-            os.close(pidfd)
+            return f"pid {pid} from {self.pid_file} now runs {argv[0]}, not the recorded process: left alone"
+
+        return stop_process(pid, still_ours, grace, what=f"pid {pid} from {self.pid_file}")
+
+
+def stop_process(
+    pid: int, still_ours: Callable[[list[str]], str | None], grace: float = 5.0, what: str | None = None
+) -> str | None:
+    """SIGTERM, then SIGKILL, one process kvmlab started: the only code in kvmlab that kills.
+
+    The process is pinned with a pidfd *before* its command line is read and
+    ``still_ours(argv)`` is asked (None: ours; else the note to leave), so a
+    PID reused between the check and the signal is never hit; the pidfd also
+    says when that very process has exited. A process whose command line
+    cannot be read (a kernel thread, or one caught mid-exec) is never proven
+    ours and is left alone.
+    """
+    what = what or f"pid {pid}"
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None  # it exited: nothing to stop
+    try:
+        if has_exited(pid):
+            return None
+        argv = argv_of(pid)
+        if not argv:
+            return f"{what} has no readable command line: left alone"
+        note = still_ours(argv)
+        if note is not None:
+            return note
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, sig)
+            # A pidfd turns readable once its process has exited (zombie or reaped).
+            if select.select([pidfd], [], [], grace)[0]:
+                return None
+        return f"pid {pid} ({argv[0]}) did not exit after SIGKILL"
+    finally:
+        os.close(pidfd)

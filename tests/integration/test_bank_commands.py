@@ -108,33 +108,35 @@ class BankHarness(Lab):
 
     def params(self, session: LabSession) -> ExecParams:
         return ExecParams(
-            session.name("qx"),
-            session.name("qxnet"),
-            session.name("qxpool"),
-            session.ifname("qxbr"),
-            str(session.path("scratch")),
+            session.toolkit.name("qx"),
+            session.toolkit.name("qxnet"),
+            session.toolkit.name("qxpool"),
+            session.toolkit.ifname("qxbr"),
+            str(session.toolkit.path("scratch")),
         )
 
     def start(self, session: LabSession) -> None:
         p = self.params(session)
-        session.lab_guest(session.guest_spec("qx", vcpus=1, max_vcpus=4, memory_mib=256, max_memory_mib=1024))
+        session.toolkit.lab_guest(
+            session.toolkit.guest_spec("qx", vcpus=1, max_vcpus=4, memory_mib=256, max_memory_mib=1024)
+        )
         scratch = Path(p.scratch)
-        obj = session.claim("dir", str(scratch))
+        obj = session.toolkit.claim("dir", str(scratch))
         scratch.mkdir(exist_ok=True)
         session.owners.confirm(obj)
-        net = session.define_network(
-            f"<network><name>{p.network}</name><bridge name='{session.ifname('qxv')}'/>"
+        net = session.toolkit.define_network(
+            f"<network><name>{p.network}</name><bridge name='{session.toolkit.ifname('qxv')}'/>"
             "<ip address='192.168.177.1' netmask='255.255.255.0'><dhcp>"
             "<range start='192.168.177.10' end='192.168.177.20'/></dhcp></ip></network>"
         )
         if not net.isActive():
             net.create()
-        pool = session.define_pool(
+        pool = session.toolkit.define_pool(
             f"<pool type='dir'><name>{p.pool}</name><target><path>{scratch}</path></target></pool>"
         )
         if not pool.isActive():
             pool.create(0)
-        session.make_bridge(p.bridge)
+        session.toolkit.make_bridge(p.bridge)
 
     def solve(self, session: LabSession) -> None:
         return None
@@ -225,8 +227,8 @@ def _restore(h: Harness, running: bool) -> None:
     for snap in dom.listAllSnapshots():
         snap.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
     conn.defineXML(h.original_xml)
-    disk = h.session.path(f"{h.p.domain}.qcow2")
-    keep = {disk, h.session.path(f"{h.p.domain}.console.log"), Path(h.p.scratch)}
+    disk = h.session.toolkit.path(f"{h.p.domain}.qcow2")
+    keep = {disk, h.session.toolkit.path(f"{h.p.domain}.console.log"), Path(h.p.scratch)}
     for path in [*h.session.lab_dir.iterdir(), *Path(h.p.scratch).iterdir()]:
         if path not in keep and (path.is_file() or path.is_symlink()):
             path.unlink()  # external snapshot overlays, copies the answers made
@@ -240,7 +242,7 @@ def _restore(h: Harness, running: bool) -> None:
         net.create()
     conn.storagePoolLookupByName(h.p.pool).refresh(0)
     if running:
-        h.session.boot(dom, h.session.path(f"{h.p.domain}.console.log"))
+        h.session.toolkit.boot(dom, h.session.toolkit.path(f"{h.p.domain}.console.log"))
     h.dirty = False
 
 

@@ -100,7 +100,7 @@ def test_known_wrong_solution_fails_the_right_checks(lab: Lab, wrong: Wrong, for
     session.start()
     try:
         with session.owners.locked():
-            wrong.apply(session)
+            wrong.apply(session.toolkit)
         report = session.check()
         assert set(report.failed_ids()) == wrong.fails, [(c.id, c.actual) for c in report.checks if not c.passed]
     finally:

@@ -30,7 +30,7 @@ class GuestOnly(Lab):
         return Params()
 
     def start(self, session: LabSession) -> None:
-        session.lab_guest(session.guest_spec("probe", max_vcpus=2))
+        session.toolkit.lab_guest(session.toolkit.guest_spec("probe", max_vcpus=2))
 
     def solve(self, session: LabSession) -> None:
         return None
@@ -47,7 +47,9 @@ def probe(system: object) -> Iterator[tuple[LabSession, Domain]]:
 
 def test_guest_reports_identity_from_its_disk(probe: tuple[LabSession, Domain]) -> None:
     session, _vm = probe
-    line = next(ln for ln in session.path("gtest-probe.console.log").read_text().splitlines() if "KVMLAB-READY" in ln)
+    line = next(
+        ln for ln in session.toolkit.path("gtest-probe.console.log").read_text().splitlines() if "KVMLAB-READY" in ln
+    )
     assert "hostname=golden" in line and "machine-id=none" not in line
 
 
@@ -61,7 +63,7 @@ def test_agent_runs_commands_in_the_guest(probe: tuple[LabSession, Domain]) -> N
 
 def test_domain_type_follows_the_accelerator_verdict(probe: tuple[LabSession, Domain]) -> None:
     session, vm = probe
-    assert vm.live is not None and vm.live.domain_type == session.verdict.domain_type
+    assert vm.live is not None and vm.live.domain_type == session.toolkit.verdict.domain_type
 
 
 def test_hot_plugged_cpu_is_onlined_by_the_guest(probe: tuple[LabSession, Domain]) -> None:
@@ -82,4 +84,4 @@ def test_acpi_power_button_shuts_the_guest_down(probe: tuple[LabSession, Domain]
     while dom.isActive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not dom.isActive(), "busybox acpid should power the guest off on the ACPI button"
-    session.boot(dom, session.path("gtest-probe.console.log"))  # leave it running for the other tests
+    session.toolkit.boot(dom, session.toolkit.path("gtest-probe.console.log"))  # leave it running for the other tests

@@ -41,7 +41,7 @@ def test_an_instructor_forces_a_fault_and_the_recorded_one_wins_later(
     monkeypatch.setenv(FAULT_ENV, "pool")
     p = _params(test_host)
     assert p.fault == "pool"
-    record = LabSession(registry.get("break-fix"), Trainee("alice"), test_host).path("fault")
+    record = LabSession(registry.get("break-fix"), Trainee("alice"), test_host).toolkit.path("fault")
     record.parent.mkdir(parents=True)
     record.write_text("bridge\n")  # what start injected
     assert _params(test_host).fault == "bridge"

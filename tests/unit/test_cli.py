@@ -19,7 +19,7 @@ def test_lab_list_json_has_the_documented_keys() -> None:
     proc = kvmlab("lab", "list", "--json")
     assert proc.returncode == 0, proc.stderr
     labs = json.loads(proc.stdout)
-    assert {lab["id"] for lab in labs} == set(registry.labs())
+    assert {lab["id"] for lab in labs} == set(registry.lab_ids())
     for lab in labs:
         assert set(lab) >= {"id", "title", "topic", "seed_questions", "notebook", "requires"}
         assert all(1 <= n <= 21 for n in lab["seed_questions"])

@@ -23,6 +23,7 @@ from kvmlab.ownership import Owned, Ownership
 from kvmlab.resources.process import PidFileProcess, argv_of, has_exited
 from kvmlab.sandbox import exists, remove
 from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.trainee import Trainee
 
 SLEEP = (
@@ -167,14 +168,14 @@ class HandRunQemu(Lab):
     grader: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ("libvirt",)
 
-    def params(self, session: LabSession) -> Params:
+    def params(self, kit: Toolkit) -> Params:
         return Params()
 
-    def start(self, session: LabSession) -> None:
-        session.make_dir()
-        session.expect("process", session.path("qemu.pid"))
+    def start(self, kit: Toolkit) -> None:
+        kit.make_dir()
+        kit.expect("process", kit.path("qemu.pid"))
 
-    def solve(self, session: LabSession) -> None:
+    def solve(self, kit: Toolkit) -> None:
         return None
 
 
@@ -183,7 +184,7 @@ def test_finish_stops_the_hand_started_process_and_leaves_nothing(
 ) -> None:
     session = LabSession(HandRunQemu(), Trainee("alice"), test_host)
     session.start()
-    pid_file = session.path("qemu.pid")
+    pid_file = session.toolkit.path("qemu.pid")
     proc = _fake_qemu(started, pid_file)
     assert exists(test_host, "process", str(pid_file))
 

@@ -14,6 +14,7 @@ from kvmlab.host import Host
 from kvmlab.labs.base import Lab, Params
 from kvmlab.ownership import Owned
 from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.trainee import Trainee
 
 DOMAIN_XML = """<domain type='test'><name>{name}</name><memory>65536</memory><vcpu>1</vcpu>
@@ -33,17 +34,17 @@ class DefineOnly(Lab):
     requires: ClassVar[tuple[str, ...]] = ("libvirt",)
     fail_after_define = False
 
-    def params(self, session: LabSession) -> Params:
+    def params(self, kit: Toolkit) -> Params:
         return Params()
 
-    def start(self, session: LabSession) -> None:
-        session.define_domain(DOMAIN_XML.format(name=session.name("vm")))
-        session.define_network(NETWORK_XML.format(name=session.name("net")))
-        session.expect("domain", session.name("made-by-trainee"))
+    def start(self, kit: Toolkit) -> None:
+        kit.define_domain(DOMAIN_XML.format(name=kit.name("vm")))
+        kit.define_network(NETWORK_XML.format(name=kit.name("net")))
+        kit.expect("domain", kit.name("made-by-trainee"))
         if self.fail_after_define:
             raise RuntimeError("interrupted half-way")
 
-    def solve(self, session: LabSession) -> None:
+    def solve(self, kit: Toolkit) -> None:
         return None
 
     def checks(self, host: Host, params: Params) -> Iterable[Check]:

@@ -12,13 +12,13 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 
 
 @dataclass(frozen=True)
 class Wrong:
     name: str
-    apply: Callable[[LabSession], None]
+    apply: Callable[[Toolkit], None]
     fails: frozenset[str]  # exactly these checks fail, every other check passes
 
 

@@ -17,15 +17,15 @@ from kvmlab import sandbox
 from kvmlab.labs.break_fix import FAULT_ENV, BreakFixParams, redefine
 from kvmlab.procs import run
 from kvmlab.resources.agent import poll
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "break-fix"
 
-Step = Callable[[LabSession, BreakFixParams], None]
+Step = Callable[[Toolkit, BreakFixParams], None]
 
 
-def force_fault(s: LabSession, fault: str) -> None:
+def force_fault(s: Toolkit, fault: str) -> None:
     """Rebuild the lab with ``fault`` (under the trainee's lock, which the caller holds).
 
     What this lab made so far is removed the way finish removes it, then
@@ -49,8 +49,8 @@ def force_fault(s: LabSession, fault: str) -> None:
     assert s.params.fault == fault  # type: ignore[attr-defined]
 
 
-def _wrong(fault: str, *steps: Step) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+def _wrong(fault: str, *steps: Step) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         force_fault(s, fault)
         p = s.params
         assert isinstance(p, BreakFixParams)
@@ -63,7 +63,7 @@ def _wrong(fault: str, *steps: Step) -> Callable[[LabSession], None]:
 def _sh(*argv: str) -> Step:
     """A command as typed (a refused one changes nothing, as for the trainee); {p.field} is filled in."""
 
-    def apply(s: LabSession, p: BreakFixParams) -> None:
+    def apply(s: Toolkit, p: BreakFixParams) -> None:
         run([a.format(p=p) for a in argv], check=False)
 
     return apply
@@ -73,20 +73,20 @@ def _virsh(*argv: str) -> Step:
     return _sh("virsh", "-q", "-c", "{p.uri}", *argv)
 
 
-def _start(s: LabSession, p: BreakFixParams) -> None:
+def _start(s: Toolkit, p: BreakFixParams) -> None:
     """virsh start; wait for the guest when it did start."""
     if run(["virsh", "-q", "-c", s.uri, "start", p.domain], check=False).returncode == 0:
         s.wait_ready(p.domain)
 
 
 def _redefine(edit: Callable[[str, BreakFixParams], str]) -> Step:
-    def apply(s: LabSession, p: BreakFixParams) -> None:
+    def apply(s: Toolkit, p: BreakFixParams) -> None:
         redefine(s, p, lambda xml: edit(xml, p))
 
     return apply
 
 
-def _paused_again(s: LabSession, p: BreakFixParams) -> None:
+def _paused_again(s: Toolkit, p: BreakFixParams) -> None:
     """`virsh resume` retries the failed write at once: wait for QEMU to pause the guest again."""
     dom = s.host.domain(p.domain).handle
     assert dom is not None
@@ -94,7 +94,7 @@ def _paused_again(s: LabSession, p: BreakFixParams) -> None:
     assert poll(lambda: tuple(dom.state()), lambda st: st == paused, seconds=30) == paused
 
 
-def _destroy(s: LabSession, p: BreakFixParams) -> None:
+def _destroy(s: Toolkit, p: BreakFixParams) -> None:
     run(["virsh", "-q", "-c", s.uri, "destroy", p.domain], check=False)
     time.sleep(0.5)
 

@@ -5,26 +5,26 @@ from typing import cast
 
 from kvmlab.labs.bridges import BridgeParams, make_bridge
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "bridges"
 
-Step = Callable[[LabSession, BridgeParams], None]
+Step = Callable[[Toolkit, BridgeParams], None]
 
 
 def _attach(*flags: str, model: bool = True) -> Step:
-    def apply(s: LabSession, p: BridgeParams) -> None:
+    def apply(s: Toolkit, p: BridgeParams) -> None:
         extra = ["--model", p.model] if model else []
         s.virsh("attach-interface", p.domain, "--type", "bridge", "--source", p.bridge, *extra, *flags)
 
     return apply
 
 
-def _solution(bridge: Step | None = None, attach: Step | None = None) -> Callable[[LabSession], None]:
+def _solution(bridge: Step | None = None, attach: Step | None = None) -> Callable[[Toolkit], None]:
     """The reference solution with the bridge or the attach done the wrong way."""
 
-    def apply(s: LabSession) -> None:
+    def apply(s: Toolkit) -> None:
         p = cast(BridgeParams, s.params)
         (bridge or (lambda _s, q: make_bridge(q)))(s, p)
         (attach or _attach("--live", "--config"))(s, p)
@@ -32,17 +32,17 @@ def _solution(bridge: Step | None = None, attach: Step | None = None) -> Callabl
     return apply
 
 
-def _left_down(s: LabSession, p: BridgeParams) -> None:
+def _left_down(s: Toolkit, p: BridgeParams) -> None:
     run(["ip", "link", "add", "name", p.bridge, "type", "bridge"])
 
 
-def _with_address(s: LabSession, p: BridgeParams) -> None:
+def _with_address(s: Toolkit, p: BridgeParams) -> None:
     make_bridge(p)
     # A /32 from the benchmarking range: no route to any network, nothing is sent.
     run(["ip", "address", "add", "198.18.0.1/32", "dev", p.bridge])
 
 
-def _with_uplink(s: LabSession, p: BridgeParams) -> None:
+def _with_uplink(s: Toolkit, p: BridgeParams) -> None:
     """An uplink without touching the host's network: a macvlan of a second, empty bridge.
 
     Deleting that bridge (finish does) deletes the macvlan with it.

@@ -5,20 +5,20 @@ from pathlib import Path
 from typing import cast
 
 from kvmlab.labs.dumpxml import DumpXmlParams, dump, make_volume, save, solve_domain, solve_network, solve_pool
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "dumpxml"
 
-Part = Callable[[LabSession, DumpXmlParams], None]
+Part = Callable[[Toolkit, DumpXmlParams], None]
 
 
 def _with(
     domain: Part = solve_domain, network: Part = solve_network, pool: Part = solve_pool
-) -> Callable[[LabSession], None]:
+) -> Callable[[Toolkit], None]:
     """The reference solution with one part done the wrong way."""
 
-    def apply(s: LabSession) -> None:
+    def apply(s: Toolkit) -> None:
         p = cast(DumpXmlParams, s.params)
         domain(s, p)
         network(s, p)
@@ -30,7 +30,7 @@ def _with(
 def _domain_by_commands(setmem: bool = True, vcpus_current: bool = True) -> Part:
     """No XML editing: the virsh commands that change the persistent definition, one of them forgotten."""
 
-    def apply(s: LabSession, p: DumpXmlParams) -> None:
+    def apply(s: Toolkit, p: DumpXmlParams) -> None:
         s.virsh("setmaxmem", p.domain, f"{p.memory_mib}M", "--config")
         if setmem:
             s.virsh("setmem", p.domain, f"{p.memory_mib}M", "--config")
@@ -42,7 +42,7 @@ def _domain_by_commands(setmem: bool = True, vcpus_current: bool = True) -> Part
     return apply
 
 
-def _network_edited_not_defined(s: LabSession, p: DumpXmlParams) -> None:
+def _network_edited_not_defined(s: Toolkit, p: DumpXmlParams) -> None:
     root = dump(s, "net-dumpxml", p.network, p.network_xml)
     rng = root.find("ip/dhcp/range")
     assert rng is not None
@@ -51,13 +51,13 @@ def _network_edited_not_defined(s: LabSession, p: DumpXmlParams) -> None:
     save(root, p.network_xml)  # the file changes; libvirt never hears of it
 
 
-def _transient_pool(s: LabSession, p: DumpXmlParams) -> None:
+def _transient_pool(s: Toolkit, p: DumpXmlParams) -> None:
     Path(p.pool_xml).write_text(s.virsh("pool-define-as", p.pool, "dir", "--target", p.pool_path, "--print-xml"))
     s.virsh("pool-create", p.pool_xml, "--build")
     make_volume(s, p)
 
 
-def _raw_volume(s: LabSession, p: DumpXmlParams) -> None:
+def _raw_volume(s: Toolkit, p: DumpXmlParams) -> None:
     Path(p.pool_xml).write_text(s.virsh("pool-define-as", p.pool, "dir", "--target", p.pool_path, "--print-xml"))
     s.virsh("pool-define", p.pool_xml)
     s.virsh("pool-build", p.pool)

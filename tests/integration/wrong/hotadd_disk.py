@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "hotadd-disk"
@@ -15,8 +15,8 @@ def _disk(
     target: str = "vdb",
     subdriver: str | None = "same",
     flags: tuple[str, ...] = ("--live", "--config"),
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = s.params
         size = f"{p.size_gib + size_delta}G"  # type: ignore[attr-defined]
         run(["qemu-img", "create", "-f", fmt, p.image, size])  # type: ignore[attr-defined]

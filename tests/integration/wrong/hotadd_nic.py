@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "hotadd-nic"
@@ -10,8 +10,8 @@ LAB = "hotadd-nic"
 
 def _attach(
     model: str | None = "virtio", mac: bool = True, flags: tuple[str, ...] = ("--live", "--config")
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = s.params
         extra = (["--model", model] if model else []) + (["--mac", p.mac] if mac else [])  # type: ignore[attr-defined]
         s.virsh("attach-interface", p.domain, "--type", "network", "--source", p.network, *extra, *flags)  # type: ignore[attr-defined]

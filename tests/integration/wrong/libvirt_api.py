@@ -6,7 +6,7 @@ from pathlib import Path
 import libvirt
 
 from kvmlab.labs.libvirt_api import ApiParams, LifecycleRecorder
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "libvirt-api"
@@ -20,8 +20,8 @@ def _solve(
     api_autostart: bool = True,
     meta_flags: int = BOTH,
     meta_uri: str | None = None,
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = s.params
         assert isinstance(p, ApiParams)
         s.virsh("start", p.domain)

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from kvmlab import guestfs
 from kvmlab.labs.linux_template import TemplateParams, boot_clone, clone, seal
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "linux-template"
 
 
-def _params(s: LabSession) -> TemplateParams:
+def _params(s: Toolkit) -> TemplateParams:
     p = s.params
     assert isinstance(p, TemplateParams)
     return p
@@ -26,7 +26,7 @@ def _full_copy(p: TemplateParams, disk: str) -> None:
     run(["qemu-img", "convert", "-O", "qcow2", p.base, disk])
 
 
-def _copied_xml(s: LabSession, p: TemplateParams, name: str, disk: str) -> None:
+def _copied_xml(s: Toolkit, p: TemplateParams, name: str, disk: str) -> None:
     """virsh dumpxml of the template, renamed, <uuid> deleted, disk and log changed, the <mac> left in."""
     root = ET.fromstring(s.virsh("dumpxml", "--inactive", p.template))
     root.find("name").text = name  # type: ignore[union-attr]
@@ -42,8 +42,8 @@ def _template(
     read_only: bool = True,
     make_disk: Callable[[TemplateParams, str], None] = _overlay,
     copied_xml: bool = False,
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = _params(s)
         if sealed:
             seal(s, p.base, ["--hostname", p.hostname])
@@ -60,7 +60,7 @@ def _template(
     return apply
 
 
-def _sealed_without_hostname(s: LabSession) -> None:
+def _sealed_without_hostname(s: Toolkit) -> None:
     """The virt-customize way, by hand, forgetting --hostname."""
     p = _params(s)
     guestfs.run_tool(

@@ -2,42 +2,42 @@ from __future__ import annotations
 
 from kvmlab.labs.live_migration import MigrationParams, migrate_by_hand, migrate_with_virsh, restart_on_target
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "live-migration"
 
 
-def _params(s: LabSession) -> MigrationParams:
+def _params(s: Toolkit) -> MigrationParams:
     p = s.params
     assert isinstance(p, MigrationParams)
     return p
 
 
-def _restarted_on_target(s: LabSession) -> None:
+def _restarted_on_target(s: Toolkit) -> None:
     """Quit the source and boot the same disk on the target: the guest restarts, its counter is gone."""
     restart_on_target(_params(s))
     migrate_with_virsh(s, _params(s))
 
 
-def _source_left_running(s: LabSession) -> None:
+def _source_left_running(s: Toolkit) -> None:
     """The migration completes, but the paused source (postmigrate) is never quit."""
     migrate_by_hand(_params(s), quit_source=False)
     migrate_with_virsh(s, _params(s))
 
 
-def _downtime_not_set(s: LabSession) -> None:
+def _downtime_not_set(s: Toolkit) -> None:
     migrate_by_hand(_params(s), downtime=False)
     migrate_with_virsh(s, _params(s))
 
 
-def _transient_and_source_kept(s: LabSession) -> None:
+def _transient_and_source_kept(s: Toolkit) -> None:
     """virsh migrate --live alone: the target only runs it, the source keeps its definition."""
     migrate_by_hand(_params(s))
     migrate_with_virsh(s, _params(s), flags=())
 
 
-def _cold_move(s: LabSession) -> None:
+def _cold_move(s: Toolkit) -> None:
     """Destroy on the source, define and start on the target: the guest boots again."""
     p = _params(s)
     migrate_by_hand(p)

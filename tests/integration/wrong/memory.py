@@ -4,25 +4,25 @@ from collections.abc import Callable
 
 from kvmlab.labs._restart import shut_down
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "memory"
 
-Step = Callable[[LabSession], None]
+Step = Callable[[Toolkit], None]
 
 
 def _virsh(*args: str) -> Step:
     """A virsh command as typed; a refused one changes nothing (as for the trainee)."""
 
-    def apply(s: LabSession) -> None:
+    def apply(s: Toolkit) -> None:
         argv = [a.format(**s.params.as_dict()) for a in args]
         run(["virsh", "-q", "-c", s.uri, *argv], check=False)
 
     return apply
 
 
-def _restart(s: LabSession) -> None:
+def _restart(s: Toolkit) -> None:
     """virsh shutdown, wait, virsh start: a start QEMU refuses (512 KiB of RAM) leaves the guest off."""
     domain: str = s.params.domain  # type: ignore[attr-defined]
     shut_down(s, domain)
@@ -31,7 +31,7 @@ def _restart(s: LabSession) -> None:
 
 
 def _steps(*steps: Step) -> Step:
-    def apply(s: LabSession) -> None:
+    def apply(s: Toolkit) -> None:
         for step in steps:
             step(s)
 

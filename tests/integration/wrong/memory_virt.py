@@ -21,7 +21,7 @@ from kvmlab.labs.memory_virt import (
     without_nosharepages,
 )
 from kvmlab.resources import hostmem
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "memory-virt"
@@ -31,10 +31,10 @@ KSM = {"ksm-merging"} if MEASURE else set()
 Facts = Callable[[dict[str, Any]], None]
 
 
-def _work(share: str = "restart", ksm_on: bool = True, facts: Facts = lambda f: None) -> Callable[[LabSession], None]:
+def _work(share: str = "restart", ksm_on: bool = True, facts: Facts = lambda f: None) -> Callable[[Toolkit], None]:
     """The solution, except: ``share`` none / config (no power cycle) / restart; KSM left off; facts misread."""
 
-    def apply(s: LabSession) -> None:
+    def apply(s: Toolkit) -> None:
         p = s.params
         assert isinstance(p, MemVirtParams)
         if share != "none":

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import cast
 
 from kvmlab.labs.networks import NetSpec, NetworksParams, clashes, network_xml
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 from tests.integration.wrong import Wrong
 
@@ -20,11 +20,11 @@ Tweak = Callable[[ET.Element, NetSpec], None]
 def _networks(
     tweaks: dict[str, Tweak] | None = None,
     never_start: frozenset[str] = frozenset(),
-    then: Callable[[LabSession, NetworksParams], None] | None = None,
-) -> Callable[[LabSession], None]:
+    then: Callable[[Toolkit, NetworksParams], None] | None = None,
+) -> Callable[[Toolkit], None]:
     """The reference solution, with some networks' XML edited the wrong way before net-define."""
 
-    def apply(s: LabSession) -> None:
+    def apply(s: Toolkit) -> None:
         p = cast(NetworksParams, s.params)
         for n in p.nets:
             root = parse(network_xml(n))
@@ -65,7 +65,7 @@ def _no_bridge_name(root: ET.Element, n: NetSpec) -> None:
     root.remove(bridge)
 
 
-def _autostart_122(s: LabSession, p: NetworksParams) -> None:
+def _autostart_122(s: Toolkit, p: NetworksParams) -> None:
     s.virsh("net-autostart", p.net("122").name)
 
 

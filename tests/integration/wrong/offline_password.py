@@ -4,24 +4,24 @@ from kvmlab import guestfs
 from kvmlab.guest.disk import sha512_crypt
 from kvmlab.labs.offline_password import PasswordParams, shut_down
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "offline-password"
 
 
-def _params(s: LabSession) -> PasswordParams:
+def _params(s: Toolkit) -> PasswordParams:
     p = s.params
     assert isinstance(p, PasswordParams)
     return p
 
 
-def _customize(s: LabSession) -> None:
+def _customize(s: Toolkit) -> None:
     p = _params(s)
     guestfs.run_tool(["virt-customize", "-a", p.disk, "--root-password", f"password:{p.password}"], s.verdict.accel)
 
 
-def changed_inside_running_guest(s: LabSession) -> None:
+def changed_inside_running_guest(s: Toolkit) -> None:
     """Logged in and edited /etc/shadow of the running guest (its vda is mounted at /mnt/root), then shut down."""
     p = _params(s)
     guest = s.host.domain(p.domain).guest
@@ -33,17 +33,17 @@ def changed_inside_running_guest(s: LabSession) -> None:
     shut_down(s, p.domain)
 
 
-def shut_down_but_not_changed(s: LabSession) -> None:
+def shut_down_but_not_changed(s: Toolkit) -> None:
     shut_down(s, _params(s).domain)
 
 
-def destroyed_then_customized(s: LabSession) -> None:
+def destroyed_then_customized(s: Toolkit) -> None:
     """Pulled the plug (virsh destroy) instead of a shutdown, then did the right edit."""
     s.virsh("destroy", _params(s).domain)
     _customize(s)
 
 
-def writer_killed_mid_write(s: LabSession) -> None:
+def writer_killed_mid_write(s: Toolkit) -> None:
     """The right edit, then a second writer dies before flushing its qcow2 metadata.
 
     Lazy refcounts defer refcount updates to a clean close; qemu-io's

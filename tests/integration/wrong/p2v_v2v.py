@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT
 from kvmlab.labs.p2v_v2v import V2vParams, virt_install_argv, wait_ready
 from kvmlab.procs import run
-from kvmlab.session import GUEST_BOOT_TIMEOUT, LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "p2v-v2v"
@@ -16,8 +17,8 @@ def _export(p: V2vParams) -> None:
 
 def _import(
     convert: Callable[[V2vParams], None], fmt: str = "qcow2", listen: str = "127.0.0.1", video: str = "qxl"
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = s.params
         assert isinstance(p, V2vParams)
         _export(p)

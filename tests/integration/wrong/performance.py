@@ -5,13 +5,13 @@ from collections.abc import Callable
 from kvmlab.labs.performance import PerfParams, bench, tune, write_results
 from kvmlab.procs import run
 from kvmlab.resources.cpus import online_cpus
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "performance"
 
 
-def _params(s: LabSession) -> PerfParams:
+def _params(s: Toolkit) -> PerfParams:
     p = s.params
     assert isinstance(p, PerfParams)
     return p
@@ -21,8 +21,8 @@ def _solve(
     runs: tuple[str, ...] | None = None,
     queues: Callable[[PerfParams], int] | None = None,
     disk_iothread: int | None = -1,
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = _params(s)
         write_results(p, [bench(p, *spec.split(":")) for spec in runs or p.bench_runs])
         tune(s, p, queues=queues(p) if queues else None, disk_iothread=disk_iothread)
@@ -30,7 +30,7 @@ def _solve(
     return apply
 
 
-def _pin_to_missing_cpu(s: LabSession) -> None:
+def _pin_to_missing_cpu(s: Toolkit) -> None:
     """Right live, then "fixed" for the next boot with a CPU this host does not have.
 
     virsh vcpupin refuses a CPU beyond the host's count, but an edited

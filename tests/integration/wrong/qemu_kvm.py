@@ -3,10 +3,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kvmlab import accel, hostinfo
+from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT
 from kvmlab.labs.qemu_kvm import QemuParams, hand_qemu_argv, start_hand_qemu
 from kvmlab.procs import run
 from kvmlab.resources.agent import GuestAgent
-from kvmlab.session import GUEST_BOOT_TIMEOUT, LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "qemu-kvm"
@@ -18,8 +19,8 @@ def _solve(
     opposite_accel: bool = False,
     qmp: bool = True,
     libvirt: bool = True,
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = s.params
         assert isinstance(p, QemuParams)
         run(["qemu-img", "create", "-f", "raw", p.raw_image, size])

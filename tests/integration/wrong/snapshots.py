@@ -3,13 +3,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kvmlab.labs.snapshots import SnapshotParams, internal_tree, live_backup
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "snapshots"
 
 
-def _params(s: LabSession) -> SnapshotParams:
+def _params(s: Toolkit) -> SnapshotParams:
     p = s.params
     assert isinstance(p, SnapshotParams)
     return p
@@ -21,8 +21,8 @@ def _solve(
     pull: bool = True,
     revert: bool = True,
     snapshots_first: bool = False,
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = _params(s)
         live_backup(s, p, backup_after_merge=backup_after_merge, clean_up=clean_up)
         if snapshots_first:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kvmlab.labs.sriov import SriovParams, host_verdict, hostdev_network_xml
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "sriov"
@@ -16,8 +16,8 @@ def _solve(
     managed: str = "yes",
     verdict: Callable[[SriovParams], dict[str, object]] = lambda _p: host_verdict(),
     iface: tuple[str, ...] = ("network", "same"),
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = s.params
         assert isinstance(p, SriovParams)
         Path(p.verdict_file).write_text(json.dumps(verdict(p)) + "\n")

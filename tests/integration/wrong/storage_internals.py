@@ -4,13 +4,13 @@ from collections.abc import Callable
 
 from kvmlab.labs.storage_internals import StorageParams, attach_data, make_thin, trim
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "storage-internals"
 
 
-def _params(s: LabSession) -> StorageParams:
+def _params(s: Toolkit) -> StorageParams:
     p = s.params
     assert isinstance(p, StorageParams)
     return p
@@ -21,8 +21,8 @@ def _solve(
     modes: Callable[[str], str] = lambda mode: mode,
     discard: str | None = "unmap",
     resize_unit: str = "M",
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = _params(s)
         make_thin(p, cluster_size)
         for mode in p.prealloc_modes:

@@ -5,29 +5,29 @@ from collections.abc import Callable
 from kvmlab.labs._restart import restart
 from kvmlab.procs import run
 from kvmlab.resources.agent import poll
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "vcpu"
 
-Step = Callable[[LabSession], None]
+Step = Callable[[Toolkit], None]
 
 
 def _virsh(*args: str) -> Step:
     """A virsh command as typed; a refused one changes nothing (as for the trainee)."""
 
-    def apply(s: LabSession) -> None:
+    def apply(s: Toolkit) -> None:
         argv = [a.format(**s.params.as_dict()) for a in args]
         run(["virsh", "-q", "-c", s.uri, *argv], check=False)
 
     return apply
 
 
-def _restart(s: LabSession) -> None:
+def _restart(s: Toolkit) -> None:
     restart(s, s.params.domain)  # type: ignore[attr-defined]
 
 
-def _all_online(s: LabSession) -> None:
+def _all_online(s: Toolkit) -> None:
     """Let the guest's uevent helper online the hot-added vCPU before the next step."""
     guest = s.host.domain(s.params.domain).guest  # type: ignore[attr-defined]
     assert guest is not None
@@ -35,7 +35,7 @@ def _all_online(s: LabSession) -> None:
 
 
 def _steps(*steps: Step) -> Step:
-    def apply(s: LabSession) -> None:
+    def apply(s: Toolkit) -> None:
         for step in steps:
             step(s)
 

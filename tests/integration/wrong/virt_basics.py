@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT
 from kvmlab.labs.virt_basics import BasicsParams, emulated_xml
 from kvmlab.resources.agent import GuestAgent
-from kvmlab.session import GUEST_BOOT_TIMEOUT, LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "virt-basics"
@@ -16,8 +17,8 @@ def _emulated(
     disk_bus: str = "ide",
     nic_model: str = "e1000",
     start: bool = True,
-) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = s.params
         assert isinstance(p, BasicsParams)
         # "/dev/kvm exists, so it is KVM" (or its mirror image on a KVM host): the opposite of the doctor.

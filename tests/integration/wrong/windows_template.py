@@ -12,14 +12,14 @@ from typing import Any
 
 from kvmlab.labs.windows_template import WindowsParams, insert_driver_cd, install_argv
 from kvmlab.procs import run
-from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "windows-template"
 
 
-def _template(disk_format: str = "qcow2", driver_cd: bool = True, **install: Any) -> Callable[[LabSession], None]:
-    def apply(s: LabSession) -> None:
+def _template(disk_format: str = "qcow2", driver_cd: bool = True, **install: Any) -> Callable[[Toolkit], None]:
+    def apply(s: Toolkit) -> None:
         p = s.params
         assert isinstance(p, WindowsParams)
         run(["qemu-img", "create", "-q", "-f", disk_format, p.disk, f"{p.disk_size_gib}G"])
