@@ -1,81 +1,120 @@
-"""pytest set-up shared by tests/ and the notebook runs (nbval) of labs/.
+"""pytest set-up shared by tests/ and the notebook runs (nbval).
 
-Notebook runs (nbval) use their own trainee, so a test run never touches the
-default trainee's labs, and every lab that trainee started is finished when
-the session ends, pass or fail.
+* The run gets a data directory of its own (tests/testhome.py): it never
+  touches a real user's labs, progress or gradebook.
+* The notebooks nbval runs are the *editions* trainees get, built from
+  labs/ into build/editions/ before collection: the guided edition, and the
+  practice edition with the solutions put back where the trainee types
+  them. After the last cell of each, the lab's "Check my work" must be
+  green, or the test fails. (The practice edition as it is, placeholders
+  and all, must stay red: tests/integration/test_editions.py.)
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-# Overridable so that two notebook runs on one host (two people, or a run next to
-# `make test`) do not finish each other's labs at session start and end.
-NBVAL_TRAINEE = os.environ.get("KVMLAB_NBVAL_TRAINEE", "nbval")
+REPO = Path(__file__).parent
+EDITIONS = REPO / "build" / "editions"
+# Edition run by nbval -> the trainee its kernel works as (one per edition: they may run side by side).
+NBVAL_TRAINEES = {"guided": "nbguided", "practice-solved": "nbpractice"}
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    # Kernels started by nbval inherit this environment.
-    os.environ["KVMLAB_TRAINEE"] = NBVAL_TRAINEE
-    _finish_all(NBVAL_TRAINEE)
+def _is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    _finish_all(NBVAL_TRAINEE)
+def _wants_notebooks(config: pytest.Config) -> bool:
+    given = [a for a in config.invocation_params.args if not a.startswith("-")]
+    return not given or any(str(EDITIONS.relative_to(REPO)) in a or a.endswith(".ipynb") for a in given)
 
 
-def _finish_all(trainee_name: str) -> None:
-    from kvmlab.errors import KvmlabError
-    from kvmlab.labs import registry
-    from kvmlab.ownership import Ownership
-    from kvmlab.session import LabSession
-    from kvmlab.trainee import Trainee
+def pytest_configure(config: pytest.Config) -> None:
+    if not _is_controller(config):
+        return  # workers inherit the controller's KVMLAB_HOME, and its built editions
+    from tests import testhome
 
-    trainee = Trainee(trainee_name)
-    started = Ownership(trainee).load()
-    for lab_id in list(started.labs) + sorted({o.lab for o in started.objects}):
-        try:
-            LabSession(registry.get(lab_id), trainee).finish()
-        except KvmlabError:
-            continue  # no libvirt here: nothing of ours can be running either
+    for stale in testhome.stale():
+        os.environ["KVMLAB_HOME"] = str(stale)
+        testhome.finish_everything(stale)
+        testhome.remove(stale)
+    os.environ.pop("KVMLAB_HOME", None)
+    home = testhome.create(os.getpid())
+    os.environ["KVMLAB_HOME"] = str(home)
+    os.environ.pop("KVMLAB_TRAINEE", None)
+    if _wants_notebooks(config):
+        _build_editions()
+
+
+def _build_editions() -> None:
+    from kvmlab import editions
+
+    guided, solved = NBVAL_TRAINEES["guided"], NBVAL_TRAINEES["practice-solved"]
+    editions.write_editions(
+        EDITIONS / "guided", "guided", force=True, transform=lambda nb, _src: editions.run_as(nb, guided)
+    )
+    labs = [p for p in editions.lab_notebooks() if editions.lab_of(editions.read(p))]
+    editions.write_editions(
+        EDITIONS / "practice-solved",
+        "practice",
+        force=True,
+        notebooks=labs,
+        transform=lambda nb, src: editions.run_as(editions.with_solutions(nb, src), solved),
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not _is_controller(config) or "KVMLAB_HOME" not in os.environ:
+        return
+    from tests import testhome
+
+    home = Path(os.environ["KVMLAB_HOME"])
+    if home.name == f"{testhome.PREFIX}{os.getpid()}":
+        testhome.finish_everything(home)  # a safety net: every test finishes its own labs
+        testhome.remove(home)
 
 
 # -- notebooks: "Check my work" must really turn green --------------------------
 #
 # nbval proves that every cell runs. That alone would pass a notebook whose
 # grader stays red, so after the last cell of a lab notebook we grade that lab
-# for the nbval trainee: the item fails unless every check passes. Then the
+# for the notebook's trainee: the item fails unless every check passes. Then the
 # lab is finished, so the next notebook starts from a clean host.
 
-_LAST_CELLS: dict[str, str] = {}  # nodeid of a notebook's last cell -> lab id
+_LAST_CELLS: dict[str, tuple[str, str]] = {}  # nodeid of a notebook's last cell -> (lab id, trainee)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    from kvmlab.labs import registry
+    from kvmlab import editions
 
-    by_notebook = {lab.notebook: lab.id for lab in registry.all_labs()}
-    last: dict[str, pytest.Item] = {}
+    last: dict[Path, pytest.Item] = {}
     for item in items:
-        rel = item.nodeid.split("::")[0]
-        if rel.endswith(".ipynb") and rel in by_notebook:
-            last[rel] = item
-    _LAST_CELLS.update({item.nodeid: by_notebook[rel] for rel, item in last.items()})
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb" and EDITIONS in path.parents:
+            last[path] = item
+    for path, item in last.items():
+        nb = editions.read(path)
+        meta = nb.get("metadata", {}).get("kvmlab", {})
+        if meta.get("lab"):
+            _LAST_CELLS[item.nodeid] = (meta["lab"], NBVAL_TRAINEES[path.parent.name])
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
-    lab_id = _LAST_CELLS.get(item.nodeid)
-    if lab_id is None or call.when != "call":
+    found = _LAST_CELLS.get(item.nodeid)
+    if found is None or call.when != "call":
         return
     from kvmlab.labs import registry
     from kvmlab.session import LabSession
     from kvmlab.trainee import Trainee
 
-    session = LabSession(registry.get(lab_id), Trainee(NBVAL_TRAINEE))
+    lab_id, trainee = found
+    session = LabSession(registry.get(lab_id), Trainee(trainee))
     graded = session.check()
     session.finish()
     if report.passed and not graded.passed:

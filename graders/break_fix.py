@@ -91,7 +91,7 @@ def _data_intact(vm: Domain, p: BreakFixParams) -> Check:
 
 def _backing(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
     info = host.image(p.image).info()
-    backing = (info.get("full-backing-filename") or info.get("backing-filename")) if info else None
+    backing = info.backing_file if info else None
     yield check(
         "backing-file",
         f"the overlay still names its backing file {p.base} (not rebased elsewhere)",
@@ -223,7 +223,7 @@ def _io_error(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         free = fs.f_bavail * fs.f_frsize
     except OSError:
         free = 0
-    need = (int(info["virtual-size"]) - int(info.get("actual-size", 0)) + 1024**2) if info else None
+    need = (info.virtual_size - (info.actual_size or 0) + 1024**2) if info else None
     yield check(
         "disk-space",
         f"{p.datastore} has room for the data disk to grow to its full {p.data_mib} MiB",

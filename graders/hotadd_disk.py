@@ -25,7 +25,7 @@ def checks(host: Host, p: DiskParams) -> Iterator[Check]:
         actual="present" if info else "missing",
         hint=f"create it: qemu-img create -f {p.format} {p.image} {p.size_gib}G",
     )
-    fmt = info.get("format") if info else None
+    fmt = info.format if info else None
     yield check(
         "image-format",
         f"the image is {p.format}",
@@ -34,7 +34,7 @@ def checks(host: Host, p: DiskParams) -> Iterator[Check]:
         actual=fmt or "none",
         hint=f"qemu-img create -f {p.format} ...; convert an existing one with qemu-img convert -O {p.format}",
     )
-    size = int(info["virtual-size"]) if info else None
+    size = info.virtual_size if info else None
     yield check(
         "image-size",
         f"its virtual size is {p.size_gib} GiB",

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from kvmlab.grading import Check, check
 from kvmlab.guest.build import READY_MARKER
-from kvmlab.host import Host
+from kvmlab.host import Host, ImageInfo
 from kvmlab.labs.linux_template import SEALED_HOSTNAMES, TemplateParams
 from kvmlab.resources.imagefs import ImageFiles, ImageUnreadable
 from kvmlab.resources.trainee_files import same_file
@@ -24,19 +23,19 @@ LOGS = ("/var/log/messages",)
 HISTORIES = ("/root/.bash_history",)
 
 
-def _backing(p: TemplateParams, chain: list[dict[str, Any]]) -> tuple[bool, str]:
+def _backing(p: TemplateParams, chain: list[ImageInfo]) -> tuple[bool, str]:
     """A clone disk is right when it is qcow2, backed by the base (qcow2), and the base stands alone."""
     if not chain:
         return False, "missing"
     top = chain[0]
-    backing = top.get("full-backing-filename") or top.get("backing-filename")
+    backing = top.backing_file
     if not backing:
-        return False, f"{top.get('format')}, no backing file (a full copy)"
-    said = f"{top.get('format')} -> {backing} ({top.get('backing-filename-format', '?')})"
+        return False, f"{top.format}, no backing file (a full copy)"
+    said = f"{top.format} -> {backing} ({top.backing_format or '?'})"
     right = (
-        top.get("format") == "qcow2"
+        top.format == "qcow2"
         and same_file(backing, p.base)
-        and top.get("backing-filename-format") == "qcow2"
+        and top.backing_format == "qcow2"
         and len(chain) == 2
     )
     return right, said + ("" if len(chain) <= 2 else f", then {len(chain) - 2} more")

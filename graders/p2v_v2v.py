@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from kvmlab.grading import Check, check
 from kvmlab.guest.build import READY_MARKER
-from kvmlab.host import Host
+from kvmlab.host import Host, ImageInfo
 from kvmlab.labs.p2v_v2v import V2vParams, read_guest_file
 from kvmlab.resources.agent import poll
 from kvmlab.resources.sockets import is_loopback, tcp_listeners
@@ -21,7 +20,7 @@ def _mib(n: int | None) -> str:
     return "none" if n is None else f"{n / 1024**2:g} MiB"
 
 
-def _info(host: Host, path: str) -> dict[str, Any] | None:
+def _info(host: Host, path: str) -> ImageInfo | None:
     return host.image(path).info()
 
 
@@ -62,11 +61,11 @@ def _describe_spice(xml: DomainXML | None) -> str:
 
 def checks(host: Host, p: V2vParams) -> Iterator[Check]:
     source = _info(host, p.source_disk)
-    source_size = int(source["virtual-size"]) if source else None
+    source_size = source.virtual_size if source else None
 
     vmdk = _info(host, p.vmdk)
-    vmdk_fmt = vmdk.get("format") if vmdk else None
-    vmdk_size = int(vmdk["virtual-size"]) if vmdk else None
+    vmdk_fmt = vmdk.format if vmdk else None
+    vmdk_size = vmdk.virtual_size if vmdk else None
     yield check(
         "vmdk-export",
         f"the VMware export {Path(p.vmdk).name} is a VMDK of the source disk's size",
@@ -77,7 +76,7 @@ def checks(host: Host, p: V2vParams) -> Iterator[Check]:
     )
 
     converted = _info(host, p.converted)
-    fmt = converted.get("format") if converted else None
+    fmt = converted.format if converted else None
     yield check(
         "converted-format",
         f"{Path(p.converted).name} is qcow2",
@@ -86,7 +85,7 @@ def checks(host: Host, p: V2vParams) -> Iterator[Check]:
         actual=fmt or "missing",
         hint=f"qemu-img convert -f vmdk -O qcow2 {p.vmdk} {p.converted} (-O names the output format)",
     )
-    size = int(converted["virtual-size"]) if converted else None
+    size = converted.virtual_size if converted else None
     yield check(
         "converted-size",
         "its virtual size equals the source disk's",

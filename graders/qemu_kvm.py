@@ -31,21 +31,21 @@ def _image_checks(host: Host, p: QemuParams) -> Iterator[Check]:
     yield check(
         "raw-image",
         f"{Path(p.raw_image).name} is a raw image",
-        raw is not None and raw.get("format") == "raw",
+        raw is not None and raw.format == "raw",
         expected="raw",
-        actual=raw.get("format") if raw else "missing",
+        actual=raw.format if raw else "missing",
         hint=f"qemu-img create -f raw {p.raw_image} {p.size_mib}M",
     )
     yield check(
         "qcow2-image",
         f"{Path(p.qcow2_image).name} is a qcow2 image",
-        qcow2 is not None and qcow2.get("format") == "qcow2",
+        qcow2 is not None and qcow2.format == "qcow2",
         expected="qcow2",
-        actual=qcow2.get("format") if qcow2 else "missing",
+        actual=qcow2.format if qcow2 else "missing",
         hint="qemu-img convert writes raw unless told otherwise: qemu-img convert -f raw -O qcow2 SRC DST",
     )
     sizes = {
-        Path(path).name: int(info["virtual-size"]) if info else None
+        Path(path).name: info.virtual_size if info else None
         for path, info in ((p.raw_image, raw), (p.qcow2_image, qcow2))
     }
     yield check(

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from kvmlab.grading import Check, check
-from kvmlab.host import Host
+from kvmlab.host import Host, ImageInfo
 from kvmlab.labs.snapshots import SnapshotParams
 from kvmlab.resources.agent import AgentUnavailable
 from kvmlab.resources.imagefs import ImageUnreadable
@@ -29,34 +28,30 @@ def _last(text: str) -> str:
     return lines[-1] if lines else "?"
 
 
-def _backing(entry: dict[str, Any]) -> str | None:
-    backing = entry.get("full-backing-filename") or entry.get("backing-filename")
-    return backing if isinstance(backing, str) else None
+def _describe_chain(chain: list[ImageInfo]) -> str:
+    return " -> ".join(f"{Path(e.filename).name} ({e.format})" for e in chain) or "empty"
 
 
-def _describe_chain(chain: list[dict[str, Any]]) -> str:
-    return " -> ".join(f"{Path(str(e.get('filename'))).name} ({e.get('format')})" for e in chain) or "empty"
-
-
-def _recorded_chain(path: str) -> tuple[list[dict[str, Any]], str]:
+def _recorded_chain(path: str) -> tuple[list[ImageInfo], str]:
     data, why = read_json(path)
     if why:
         return [], why
-    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+    chain = [ImageInfo.from_json(e) if isinstance(e, dict) else None for e in data] if isinstance(data, list) else []
+    if not isinstance(data, list) or None in chain:
         return [], "not a list of images (use --backing-chain --output=json)"
-    return data, ""
+    return [e for e in chain if e is not None], ""
 
 
-def _chain_as_asked(p: SnapshotParams, chain: list[dict[str, Any]]) -> bool:
+def _chain_as_asked(p: SnapshotParams, chain: list[ImageInfo]) -> bool:
     layers = [(p.overlay, "qcow2"), (p.disk, "qcow2"), (p.base, "raw")]
     if len(chain) != len(layers):
         return False
     for i, (entry, (path, fmt)) in enumerate(zip(chain, layers, strict=True)):
         below = layers[i + 1][0] if i + 1 < len(layers) else None
-        if not same_file(entry.get("filename"), path) or entry.get("format") != fmt:
+        if not same_file(entry.filename, path) or entry.format != fmt:
             return False
-        if (below is None) != (_backing(entry) is None) or (
-            below is not None and not same_file(_backing(entry), below)
+        if (below is None) != (entry.backing_file is None) or (
+            below is not None and not same_file(entry.backing_file, below)
         ):
             return False
     return True
@@ -96,14 +91,14 @@ def checks(host: Host, p: SnapshotParams) -> Iterator[Check]:
         "backup-standalone",
         "the backup is a standalone qcow2 (no backing file) of vda's full size, and qemu-img check finds it clean",
         info is not None
-        and info.get("format") == "qcow2"
-        and _backing(info) is None
-        and info.get("virtual-size") == disk_size
+        and info.format == "qcow2"
+        and info.backing_file is None
+        and info.virtual_size == disk_size
         and clean,
         expected=f"{p.backup}: qcow2, no backing file, {disk_size} bytes, clean",
         actual="missing"
         if info is None
-        else f"{info.get('format')}, backing {_backing(info) or 'none'}, {info.get('virtual-size')} bytes, "
+        else f"{info.format}, backing {info.backing_file or 'none'}, {info.virtual_size} bytes, "
         + ("clean" if clean else f"check: {_last(said)}"),
         hint=f"qemu-img convert -O qcow2 {p.disk} {p.backup} while the overlay takes the writes: convert "
         "flattens the chain (template + vda) into one image; cp would copy the qcow2 alone, still needing the template",
@@ -175,7 +170,7 @@ def checks(host: Host, p: SnapshotParams) -> Iterator[Check]:
 
     # -- 2. no more template -------------------------------------------------
     top = host.image(p.disk).info()
-    pulled_backing = _backing(top) if top else None
+    pulled_backing = top.backing_file if top else None
     live_chain = live_vda.backing_files() if live_vda else []
     yield check(
         "flattened",
@@ -219,8 +214,8 @@ def _point_in_time(host: Host, p: SnapshotParams) -> Check:
     )
 
 
-def _internal(p: SnapshotParams, snaps: dict[str, DomainSnapshotXML], top: dict[str, Any] | None) -> Check:
-    in_image = {str(s.get("name")): int(s.get("vm-state-size", 0)) for s in (top or {}).get("snapshots", [])}
+def _internal(p: SnapshotParams, snaps: dict[str, DomainSnapshotXML], top: ImageInfo | None) -> Check:
+    in_image = dict(top.snapshots) if top else {}
     rows, ok = [], True
     for name in p.snapshots:
         snap = snaps.get(name)
@@ -268,10 +263,10 @@ def _tree(p: SnapshotParams, snaps: dict[str, DomainSnapshotXML], current: str |
     )
 
 
-def _contents(host: Host, p: SnapshotParams, top: dict[str, Any] | None) -> Check:
+def _contents(host: Host, p: SnapshotParams, top: ImageInfo | None) -> Check:
     clean, v1, v2 = p.snapshots
     asked = {clean: None, v1: v1, v2: v2}
-    in_image = {str(s.get("name")) for s in (top or {}).get("snapshots", [])}
+    in_image = set(top.snapshots) if top else set()
     rows, ok = [], True
     for name, want in asked.items():
         if name not in in_image:

@@ -49,8 +49,8 @@ def checks(host: Host, p: StorageParams) -> Iterator[Check]:
 def _thin(host: Host, p: StorageParams) -> Iterator[Check]:
     image = host.image(p.thin)
     info = image.info()
-    fmt = info.get("format") if info else None
-    size = info.get("virtual-size") if info else None
+    fmt = info.format if info else None
+    size = info.virtual_size if info else None
     yield check(
         "thin-image",
         f"{Path(p.thin).name} is a qcow2 of {p.thin_size_gib} GiB (grown offline from {p.thin_create_gib} GiB)",
@@ -60,7 +60,7 @@ def _thin(host: Host, p: StorageParams) -> Iterator[Check]:
         hint=f"qemu-img create -f qcow2 -o cluster_size={p.cluster_kib}K {p.thin} {p.thin_create_gib}G, then "
         f"qemu-img resize {p.thin} {p.thin_size_gib}G (an absolute size; +{p.thin_size_gib}G would add that much)",
     )
-    cluster = info.get("cluster-size") if info else None
+    cluster = info.cluster_size if info else None
     yield check(
         "thin-cluster-size",
         f"its clusters are {p.cluster_kib} KiB",
@@ -89,8 +89,8 @@ def _thin(host: Host, p: StorageParams) -> Iterator[Check]:
 
 def _preallocated(image: Image, p: StorageParams, mode: str) -> Check:
     info = image.info()
-    fmt = info.get("format") if info else None
-    size = info.get("virtual-size") if info else None
+    fmt = info.format if info else None
+    size = info.virtual_size if info else None
     allocated, data_bytes, length = image.allocated, image.data_bytes, image.apparent_size
     extents = image.map()
     placed = bool(extents) and all("offset" in e for e in extents)  # every guest range has its host clusters
@@ -174,7 +174,7 @@ def _data_disk(host: Host, p: StorageParams) -> Iterator[Check]:
     )
 
     info = data.info()
-    size = info.get("virtual-size") if info else None
+    size = info.virtual_size if info else None
     live_size = _live_capacity(vm.handle, p.data_target) if live_disk is not None else None
     yield check(
         "disk-resized",

@@ -23,8 +23,8 @@ def _gib(n: int | None) -> str:
 
 def checks(host: Host, p: WindowsParams) -> Iterator[Check]:
     info = host.image(p.disk).info()
-    fmt = info.get("format") if info else None
-    size = int(info["virtual-size"]) if info else None
+    fmt = info.format if info else None
+    size = info.virtual_size if info else None
     yield check(
         "template-disk",
         f"the template disk is {p.disk_format}, {p.disk_size_gib} GiB",

@@ -1,38 +1,60 @@
 """Checking a lab is a pipeline of small steps, in the spirit of nbgrader's preprocessors.
 
-The session runs :data:`DEFAULT` on every check: collect the grader's rows,
-say when the lab was never started, and put a dead or missing guest at the
-top. Callers append their own steps: the CLI feeds a failed check back into
-the *trainee's* quiz schedule, the classroom signs the result into its
-gradebook, the notebook adds nothing. Each step takes the session and the
-report so far and changes only the report (or what it records elsewhere).
+The session runs :data:`DEFAULT` on every check: collect the grader's rows
+(one lab step, or all), say when the lab was never started, put a dead or
+missing guest at the top, and mark what ``lab solve`` made and which hints
+the trainee revealed (kvmlab.journal). Callers append their own steps: the
+CLI feeds a failed check back into the *trainee's* quiz schedule, the
+classroom signs the result into its gradebook, the notebook adds nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import libvirt
 
+from kvmlab import journal
+from kvmlab.errors import UsageError
 from kvmlab.grading import Check, Report, check, collect
 from kvmlab.kinds import libvirt_kind
 
 if TYPE_CHECKING:
     from kvmlab.session import LabSession
 
-Step = Callable[["LabSession", Report], None]
+
+@dataclass
+class Checking:
+    session: LabSession
+    report: Report
+    only_step: int | None = None  # check this lab step only (kvmlab lab check LAB --step N)
 
 
-def grader_rows(session: LabSession, report: Report) -> None:
-    """The lab's own checks (kvmlab.grading.collect turns an error mid-way into a failed row)."""
-    lab = session.lab
-    report.checks.extend(collect(lab.id, session.trainee.name, lambda: lab.checks(session.host, session.params)).checks)
+Stage = Callable[[Checking], None]
 
 
-def not_started(session: LabSession, report: Report) -> None:
-    if not session.started:
-        report.checks.insert(
+def grader_rows(c: Checking) -> None:
+    """The lab's own checks, step by step: an error in one step is a failed row there, the others still run."""
+    session, report = c.session, c.report
+    steps = session.lab.steps()
+    report.step_titles = {s.number: s.title for s in steps if s.number}
+    chosen = [s for s in steps if c.only_step is None or s.number == c.only_step]
+    if not chosen:
+        numbers = ", ".join(str(n) for n in report.step_titles) or "none"
+        raise UsageError(f"lab {session.lab.id} has no step {c.only_step}", f"its steps are: {numbers}")
+    for s in chosen:
+        rows = collect(report.lab, report.trainee, partial(s.rows, session.host, session.params)).checks
+        for row in rows:
+            row.step = s.number
+        report.checks.extend(rows)
+
+
+def not_started(c: Checking) -> None:
+    if not c.session.started:
+        c.report.checks.insert(
             0,
             check(
                 "lab-started",
@@ -40,16 +62,16 @@ def not_started(session: LabSession, report: Report) -> None:
                 False,
                 expected="started",
                 actual="not started",
-                hint=f"run: kvmlab lab start {session.lab.id}",
+                hint=f"run: kvmlab lab start {c.session.lab.id}",
             ),
         )
 
 
-def guest_health(session: LabSession, report: Report) -> None:
+def guest_health(c: Checking) -> None:
     """Say it plainly when a lab's guest died or vanished, instead of a wall of red rows."""
-    if report.passed or not session.started:
+    if c.report.passed or not c.session.started:
         return
-    report.checks[:0] = _guest_rows(session)
+    c.report.checks[:0] = _guest_rows(c.session)
 
 
 def _guest_rows(session: LabSession) -> list[Check]:
@@ -89,20 +111,31 @@ def _guest_rows(session: LabSession) -> list[Check]:
     return rows
 
 
-DEFAULT: tuple[Step, ...] = (grader_rows, not_started, guest_health)
+def how_it_was_made(c: Checking) -> None:
+    """What the journal says: hints revealed (ever), and whether `lab solve` made this run's state."""
+    session, report = c.session, c.report
+    record = journal.Journal(session.trainee.name, session.lab.id)
+    report.hints_used = record.hints_used()
+    if session.started and record.solved_in(session.run_id):
+        for row in report.checks:
+            if row.passed and row.step:
+                row.made_by = "solve"
 
 
-def quiz_feedback(session: LabSession, report: Report) -> None:
+DEFAULT: tuple[Stage, ...] = (grader_rows, not_started, guest_health, how_it_was_made)
+
+
+def quiz_feedback(c: Checking) -> None:
     """A failed check brings the lab's questions back into *this trainee's* review schedule."""
-    if report.passed or not session.started:
+    if c.report.passed or not c.session.started:
         return
-    from kvmlab.quiz.store import Store  # the quiz is loaded only by callers that ask for this step
+    from kvmlab.quiz.store import Store  # the quiz is loaded only by callers that ask for this stage
 
-    Store.of_trainee(session.trainee.name).lab_failed(session.lab.id)
+    Store.of_trainee(c.session.trainee.name).lab_failed(c.session.lab.id)
 
 
-def run(session: LabSession, steps: Sequence[Step]) -> Report:
-    report = Report(session.lab.id, session.trainee.name)
-    for step in steps:
-        step(session, report)
-    return report
+def run(session: LabSession, stages: Sequence[Stage], only_step: int | None = None) -> Report:
+    c = Checking(session, Report(session.lab.id, session.trainee.name), only_step)
+    for stage in stages:
+        stage(c)
+    return c.report

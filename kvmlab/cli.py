@@ -14,6 +14,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kvmlab import __version__
@@ -21,7 +22,9 @@ from kvmlab.errors import KvmlabError
 from kvmlab.trainee import current
 
 if TYPE_CHECKING:
+    from kvmlab.connection import Connection
     from kvmlab.session import LabSession
+    from kvmlab.trainee import Trainee
 
 
 def _progress(msg: str) -> None:
@@ -85,7 +88,7 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
     from kvmlab import checking, render
 
     # A failed check brings the lab's questions back into the trainee's own review schedule.
-    rep = _session(args).check(steps=(checking.quiz_feedback,))
+    rep = _session(args).check((checking.quiz_feedback,), step=args.step)
     if args.json:
         _print_json(rep.to_dict())
     else:
@@ -97,6 +100,36 @@ def cmd_lab_solve(args: argparse.Namespace) -> int:
     s = _session(args)
     s.solve()
     _progress(f"reference solution of {s.lab.id} applied for trainee {s.trainee.name}")
+    return 0
+
+
+def cmd_lab_hint(args: argparse.Namespace) -> int:
+    s = _session(args)
+    levels = s.hint(args.step, solution=args.solution)
+    total = len(s.hint_levels(args.step))
+    for level, text in enumerate(levels, 1):
+        label = "solution" if level == total else f"hint {level}"
+        print(f"{label}:\n{text}" if level == total else f"{label}: {text}")
+    if len(levels) < total:
+        _progress(f"revealed and recorded; `kvmlab lab hint {s.lab.id} --step {args.step}` again for the next level")
+    else:
+        _progress("the solution was revealed and recorded: check --json and class reports show it")
+    return 0
+
+
+def cmd_notebooks_build(args: argparse.Namespace) -> int:
+    from kvmlab import editions
+
+    out = Path(args.out) if args.out else editions.trainee_dir(current(args.trainee).name, args.edition)
+    results = editions.write_editions(out, args.edition, args.lang, force=args.force)
+    for w in results:
+        if w.action == "kept":
+            _progress(f"kept {w.path.name}: you changed it (--force overwrites it)")
+    written = sum(w.action in ("written", "updated") for w in results)
+    _progress(
+        f"{args.edition} edition ({args.lang}) in {out}: {written} written, {len(results) - written} as they were"
+    )
+    print(out)
     return 0
 
 
@@ -152,11 +185,27 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
                 "present": present,
             }
         )
+    progress = _progress_of(trainee, record.labs, connection)
     if args.json:
-        _print_json({"trainee": trainee.name, "labs": record.labs, "objects": objects})
+        _print_json({"trainee": trainee.name, "labs": record.labs, "progress": progress, "objects": objects})
     else:
-        render.status(trainee.name, record.labs, [argparse.Namespace(**o) for o in objects], render.console())
+        render.status(trainee.name, record.labs, progress, [argparse.Namespace(**o) for o in objects], render.console())
     return 0
+
+
+def _progress_of(trainee: Trainee, labs: dict[str, dict[str, str]], connection: Connection) -> dict[str, Any]:
+    """Steps done in each started lab on this connection, graded now (not remembered from the last check)."""
+    from kvmlab.labs import registry
+    from kvmlab.session import LabSession
+
+    progress: dict[str, Any] = {}
+    for lab_id, info in sorted(labs.items()):
+        if info.get("uri") != connection.uri or lab_id not in registry.lab_ids():
+            continue
+        report = LabSession(registry.get(lab_id), trainee, connection).check()
+        steps = report.steps()
+        progress[lab_id] = {"done": sum(steps.values()), "steps": len(report.step_titles)}
+    return progress
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -195,7 +244,26 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--trainee", metavar="NAME", help="whose lab (default: $KVMLAB_TRAINEE or the default trainee)")
         if has_json:
             p.add_argument("--json", action="store_true")
+        if name == "check":
+            p.add_argument("--step", type=int, metavar="N", help="check step N only")
         p.set_defaults(func=func)
+
+    hint = labsub.add_parser("hint", help="the next hint of a step (concept, then shape), or its solution; recorded")
+    hint.add_argument("lab", metavar="LAB")
+    hint.add_argument("--step", type=int, required=True, metavar="N")
+    hint.add_argument("--solution", action="store_true", help="go straight to the solution")
+    hint.add_argument("--trainee", metavar="NAME")
+    hint.set_defaults(func=cmd_lab_hint)
+
+    nbs = sub.add_parser("notebooks", help="build the guided, practice or exam edition of the lab notebooks")
+    nbsub = nbs.add_subparsers(dest="notebooks_command", required=True)
+    nb_build = nbsub.add_parser("build", help="write an edition of every lab notebook into a directory")
+    nb_build.add_argument("--edition", choices=("guided", "practice", "exam"), default="practice")
+    nb_build.add_argument("--lang", choices=("en", "zh"), default="en")
+    nb_build.add_argument("--out", metavar="DIR", help="where (default: your own copy in kvmlab's data directory)")
+    nb_build.add_argument("--trainee", metavar="NAME", help="whose copy, without --out")
+    nb_build.add_argument("--force", action="store_true", help="overwrite notebooks you changed")
+    nb_build.set_defaults(func=cmd_notebooks_build)
 
     from kvmlab.classroom import args as class_args
     from kvmlab.quiz import args as quiz_args

@@ -1,19 +1,54 @@
 """Checks are data; renderers (terminal, JSON, notebook widget) live elsewhere.
 
-A grader is a generator of :class:`Check` rows. It never prints. If a check
-itself blows up (the guest vanished, libvirtd restarted), that becomes a
-failed row that says so, never a traceback in the trainee's face.
+A grader is a module of steps, each a generator of :class:`Check` rows::
+
+    @step(1, "Create the image", hints=("the concept", "the shape of the command"))
+    def image(host: Host, p: DiskParams) -> Checks:
+        yield check("image-format", ...)
+
+Every check belongs to the step that yields it; a trainee checks one step
+or the whole lab. A step's hints come in levels: the concept, the shape of
+the command, and last the solution itself (the step's cells in the lab's
+notebook, see kvmlab.editions). A check's own ``hint``, shown on failure,
+is at the concept level: it never gives away the full command.
+
+A grader never prints. If a check itself blows up (the guest vanished,
+libvirtd restarted), that becomes a failed row that says so, never a
+traceback in the trainee's face.
+
+This module and kvmlab.host are all a grader imports from kvmlab: the
+errors a grader may catch and ``wait_until`` are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import libvirt
 
-from kvmlab.errors import KvmlabError
+from kvmlab.errors import GuestTimeout, KvmlabError
+from kvmlab.resources.agent import AgentUnavailable
+from kvmlab.resources.agent import poll as wait_until
+from kvmlab.resources.imagefs import ImageUnreadable
+from kvmlab.resources.qmp import QmpUnavailable
+
+__all__ = [
+    "AgentUnavailable",
+    "Check",
+    "Checks",
+    "GuestTimeout",
+    "ImageUnreadable",
+    "KvmlabError",
+    "QmpUnavailable",
+    "Report",
+    "Step",
+    "check",
+    "step",
+    "wait_until",
+]
 
 
 @dataclass
@@ -25,10 +60,48 @@ class Check:
     expected: str = ""
     actual: str = ""
     hint: str = ""
+    step: int = 0  # the trainee's step it checks; 0 for rows about the lab itself (not started, guest died)
+    made_by: str = ""  # "solve" when `lab solve` made this state: passed, but not the trainee's work
 
     @property
     def score(self) -> int:
-        return self.points if self.passed else 0
+        """Points earned: a state `lab solve` made earns none."""
+        return self.points if self.passed and not self.made_by else 0
+
+
+Checks = Iterator[Check]
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a lab, as the grader sees it: its number, title, hints and checks."""
+
+    number: int
+    title: str
+    hints: tuple[str, ...]  # level 1: the concept; level 2: the shape of the command (the solution comes last)
+    run: Callable[[Any, Any], Iterable[Check]]
+
+    def rows(self, host: Any, params: Any) -> Iterator[Check]:
+        for row in self.run(host, params):
+            row.step = self.number
+            yield row
+
+
+def step(number: int, title: str, *, hints: tuple[str, ...] = ()) -> Callable[[Callable[[Any, P], Checks]], Step]:
+    """Declare a grader function as (part of) step ``number`` of its lab."""
+
+    def declare(fn: Callable[[Any, P], Checks]) -> Step:
+        return Step(number, title, hints, fn)
+
+    return declare
+
+
+def steps_of(module_name: str) -> list[Step]:
+    """A grader module's steps, by number (several functions may share one: definition order)."""
+    module = sys.modules[module_name]
+    found = [obj for obj in vars(module).values() if isinstance(obj, Step)]
+    return sorted(found, key=lambda s: s.number)  # sorted() is stable: definition order within a number
 
 
 def check(
@@ -43,6 +116,8 @@ class Report:
     lab: str
     trainee: str
     checks: list[Check] = field(default_factory=list)
+    step_titles: dict[int, str] = field(default_factory=dict)  # every step of the lab, checked or not
+    hints_used: dict[int, int] = field(default_factory=dict)  # step -> highest hint level revealed
 
     @property
     def score(self) -> int:
@@ -55,6 +130,18 @@ class Report:
     @property
     def passed(self) -> bool:
         return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def made_by_solve(self) -> bool:
+        return any(c.made_by == "solve" for c in self.checks)
+
+    def steps(self) -> dict[int, bool]:
+        """Each step checked, and whether all its checks pass."""
+        done: dict[int, bool] = {}
+        for c in self.checks:
+            if c.step:
+                done[c.step] = done.get(c.step, True) and c.passed
+        return dict(sorted(done.items()))
 
     def failed_ids(self) -> list[str]:
         return [c.id for c in self.checks if not c.passed]
@@ -69,6 +156,11 @@ class Report:
             "score": self.score,
             "max_score": self.max_score,
             "passed": self.passed,
+            "made_by_solve": self.made_by_solve,
+            "steps": [
+                {"step": n, "title": t, "passed": self.steps().get(n)} for n, t in sorted(self.step_titles.items())
+            ],
+            "hints_used": {str(n): level for n, level in sorted(self.hints_used.items())},
             "checks": [asdict(c) for c in self.checks],
         }
 
@@ -76,8 +168,14 @@ class Report:
     def from_dict(cls, data: dict[str, Any]) -> Report:
         """The inverse of to_dict (a `lab check --json` from another host). Scores are recomputed."""
         fields = ("id", "title", "passed", "points", "expected", "actual", "hint")
-        checks = [Check(**{k: row[k] for k in fields}) for row in data["checks"]]
-        return cls(str(data["lab"]), str(data["trainee"]), checks)
+        optional = {"step": 0, "made_by": ""}  # absent in results from an older kvmlab
+        checks = [
+            Check(**{k: row[k] for k in fields}, **{k: row.get(k, v) for k, v in optional.items()})
+            for row in data["checks"]
+        ]
+        titles = {int(s["step"]): str(s["title"]) for s in data.get("steps", [])}
+        hints = {int(k): int(v) for k, v in data.get("hints_used", {}).items()}
+        return cls(str(data["lab"]), str(data["trainee"]), checks, titles, hints)
 
 
 def collect(lab: str, trainee: str, rows: Callable[[], Iterable[Check]]) -> Report:

@@ -7,11 +7,13 @@ from pathlib import Path
 from kvmlab.connection import Connection
 from kvmlab.resources.bridge import Bridge
 from kvmlab.resources.domain import Domain
-from kvmlab.resources.image import Image
+from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
 from kvmlab.resources.process import PidFileProcess
 from kvmlab.resources.qmp import QmpSocket
+
+__all__ = ["Host", "ImageInfo"]
 
 
 class Host:

@@ -1,28 +1,39 @@
 """What lab notebooks import: one object per lab, with the trainee's parameters.
 
 from kvmlab.notebook import open_lab
-lab = open_lab("hotadd-disk")
+lab = open_lab("hotadd-disk", edition="practice")
 lab.start()
 p = lab.params            # then: !qemu-img create -f {p.format} {p.image} {p.size_gib}G
+lab.step(1)               # "Check this step", hints in levels, the solution (practice edition)
 lab.check()               # the "Check my work" panel
+
+Everything here runs in the trainee's kernel, as the trainee: grading,
+hints and the exam rules are decided by the lab session on the host, never
+by the notebook.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from kvmlab import guestfs
+from kvmlab import exams, guestfs
 from kvmlab.connection import default_uri
-from kvmlab.errors import UsageError
+from kvmlab.errors import KvmlabError, UsageError
+from kvmlab.grading import Report
 from kvmlab.host import Host
 from kvmlab.labs import registry
 from kvmlab.labs.base import Params
 from kvmlab.quiz.widget import QuizCard, quiz_card
 from kvmlab.session import LabSession
 from kvmlab.trainee import current
-from kvmlab.widgets import CheckPanel
+from kvmlab.widgets import CheckPanel, ProgressPanel, StepPanel
+
+
+class StepToDo(KvmlabError):
+    """A placeholder the trainee has not replaced yet: stops "Run All" with a plain message."""
 
 
 def prepare_shell(uri: str | None = None) -> None:
@@ -34,8 +45,11 @@ def prepare_shell(uri: str | None = None) -> None:
 
 
 class NotebookLab:
-    def __init__(self, lab_id: str, trainee: str | None = None) -> None:
+    def __init__(self, lab_id: str, trainee: str | None = None, edition: str = "guided", lang: str = "en") -> None:
         self.session = LabSession(registry.get(lab_id), current(trainee), progress=print)
+        self.edition = edition
+        self.lang = lang
+        self._progress: ProgressPanel | None = None
         prepare_shell(self.session.uri)
 
     @property
@@ -49,7 +63,7 @@ class NotebookLab:
 
     def start(self) -> None:
         self.session.start()
-        print(f"Lab {self.session.lab.id} is ready for trainee {self.session.trainee.name}.")
+        print(f"Lab {self.session.lab.id} is ready for trainee {self.session.trainee.name} ({self.edition} edition).")
         if "libguestfs" in self.session.lab.requires:
             self.prepare_guestfs()
         self.show_params()
@@ -64,11 +78,68 @@ class NotebookLab:
         for key, value in self.params.as_dict().items():
             print(f"  p.{key:<10} = {value}")
 
+    # -- steps, progress, hints ---------------------------------------------------------
+
+    def _graded(self, step: int | None = None) -> Report:
+        report = self.session.check(step=step)
+        if self._progress is not None:
+            self._progress.update(report)
+        return report
+
+    def progress(self) -> ProgressPanel:
+        """ "k of n steps done", kept up to date by every check in this notebook."""
+        report = self.session.check()
+        self._progress = ProgressPanel(len(report.step_titles))
+        self._progress.update(report)
+        return self._progress
+
+    def step(self, number: int) -> StepPanel:
+        """Check step ``number``; in the practice edition also its hints and solution."""
+        titles = {s.number: s.title for s in self.session.lab.steps()}
+        if number not in titles:
+            raise UsageError(f"lab {self.session.lab.id} has no step {number}", f"its steps: {sorted(titles)}")
+        practice = self.edition == "practice"
+        return StepPanel(
+            f"Step {number} — {titles[number]}",
+            lambda: self._graded(number),
+            (lambda solution: self.session.hint(number, solution)) if practice else None,
+            self.session.revealed(number) if practice else [],
+            len(self.session.hint_levels(number)),
+        )
+
+    def todo(self, number: int) -> None:
+        """The placeholder of a step the trainee has to write (practice and exam editions)."""
+        raise StepToDo(
+            f"step {number} is yours to do: this cell still holds its placeholder",
+            f"replace `lab.todo({number})` with your own command(s), run the cell, then check the step below it",
+        )
+
+    def hint(self, number: int) -> None:
+        """Print the next hint of step ``number`` (recorded, like the Hint button)."""
+        for level, text in enumerate(self.session.hint(number), 1):
+            print(f"hint {level}: {text}")
+
+    def solution(self, number: int) -> None:
+        """Print the solution of step ``number`` (recorded, like the Show solution button)."""
+        print(self.session.hint(number, solution=True)[-1])
+
+    def exam(self) -> None:
+        """The exam edition's banner: the deadline of the class exam this trainee sits, if any."""
+        exam = exams.running_for(self.session.lab.id, self.session.trainee.name)
+        if exam is None:
+            print("Exam edition: tasks only, no hints, no solutions. No class exam is running for you: time yourself.")
+            return
+        left = int((exam.deadline - datetime.now(UTC)).total_seconds() // 60)
+        print(
+            f"Exam of class {exam.class_name}: until {exam.deadline.astimezone():%H:%M} ({left} min left). "
+            "Hints, solutions and lab solve are off; the instructor grades at the deadline."
+        )
+
     def check(self) -> CheckPanel:
-        return CheckPanel(self.session.check)
+        return CheckPanel(self._graded)
 
     def solve(self) -> None:
-        """The reference solution (for instructors and automated runs)."""
+        """The reference solution (instructors and automated runs); recorded, and refused during an exam."""
         self.session.solve()
 
     def wait_ready(self, domain: str | None = None) -> None:
@@ -78,9 +149,9 @@ class NotebookLab:
             raise UsageError("this lab has no guest of its own to wait for", "name it: lab.wait_ready(DOMAIN)")
         self.session.toolkit.wait_ready(name)
 
-    def quiz(self, lang: str = "en") -> QuizCard:
+    def quiz(self, lang: str | None = None) -> QuizCard:
         """The quiz card of this lab's topic (same checking and progress as `kvmlab quiz`)."""
-        return quiz_card(self.session.lab.topic, lang, self.session.trainee.name)
+        return quiz_card(self.session.lab.topic, lang or self.lang, self.session.trainee.name)
 
     def finish(self) -> None:
         for note in self.session.finish():
@@ -88,5 +159,5 @@ class NotebookLab:
         print(f"Lab {self.session.lab.id} finished: everything it made is gone.")
 
 
-def open_lab(lab_id: str, trainee: str | None = None) -> NotebookLab:
-    return NotebookLab(lab_id, trainee)
+def open_lab(lab_id: str, trainee: str | None = None, edition: str = "guided", lang: str = "en") -> NotebookLab:
+    return NotebookLab(lab_id, trainee, edition, lang)

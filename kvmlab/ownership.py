@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,7 +159,9 @@ class Ownership:
 
     def lab_started(self, lab: str, uri: str) -> None:
         self._require_lock()
-        self.record.labs.setdefault(lab, {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "uri": uri})
+        # "run" names this run of the lab (until finish): what `lab solve` did is tied to it (kvmlab.journal).
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.record.labs.setdefault(lab, {"started": started, "uri": uri, "run": uuid.uuid4().hex})
         self.save()
 
     def lab_finished(self, lab: str) -> None:

@@ -46,11 +46,15 @@ def lab_list(labs: Sequence[Lab], out: Console) -> None:
     out.print(table)
 
 
-def status(trainee: str, labs: dict[str, dict[str, str]], objects: Sequence[Any], out: Console) -> None:
+def status(
+    trainee: str, labs: dict[str, dict[str, str]], progress: dict[str, Any], objects: Sequence[Any], out: Console
+) -> None:
     if not labs and not objects:
         out.print(f"trainee {trainee} owns nothing right now")
         return
     out.print(f"trainee {trainee}: labs started: {', '.join(sorted(labs)) or 'none'}")
+    for lab, p in progress.items():
+        out.print(f"  {lab}: {p['done']} of {p['steps']} steps done")
     table = Table()
     for col in ("lab", "kind", "name", "state", "present"):
         table.add_column(col, overflow="fold")

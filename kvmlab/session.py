@@ -15,9 +15,9 @@ from pathlib import Path
 
 import libvirt
 
-from kvmlab import checking, variants
+from kvmlab import checking, editions, exams, journal, paths, variants
 from kvmlab.connection import Connection
-from kvmlab.errors import KvmlabError
+from kvmlab.errors import KvmlabError, UsageError
 from kvmlab.grading import Report
 from kvmlab.host import Host
 from kvmlab.labs.base import Lab, Params
@@ -69,6 +69,12 @@ class LabSession:
     def started(self) -> bool:
         return self.lab.id in self.owners.load().labs
 
+    @property
+    def run_id(self) -> str | None:
+        """Which run of the lab this is (a new one at each start after a finish); None when not started."""
+        info = self.owners.load().labs.get(self.lab.id)
+        return None if info is None else info.get("run", info.get("started"))
+
     # -- the lab contract --------------------------------------------------
 
     def start(self) -> None:
@@ -99,14 +105,50 @@ class LabSession:
         self._tidy_trainee_dir()
 
     def solve(self) -> None:
+        exams.guard(self.lab.id, self.trainee.name, "lab solve")
         self.start()
         with self.owners.locked():
+            # Written first: a solve interrupted half-way still made part of the state.
+            journal.Journal(self.trainee.name, self.lab.id).solved(self.run_id or "")
             self.lab.solve(self.toolkit)
 
-    def check(self, steps: Sequence[checking.Step] = ()) -> Report:
-        """Grade the lab: the default pipeline (kvmlab.checking), then the caller's own steps."""
+    def check(self, stages: Sequence[checking.Stage] = (), step: int | None = None) -> Report:
+        """Grade the lab (or one step): the default pipeline (kvmlab.checking), then the caller's own stages."""
         _ = self.connection.conn  # an unreachable libvirtd is an error, not a failed grade
-        return checking.run(self, (*checking.DEFAULT, *steps))
+        return checking.run(self, (*checking.DEFAULT, *stages), only_step=step)
+
+    def hint(self, step: int, solution: bool = False) -> list[str]:
+        """Reveal the next hint level of ``step`` (or its solution) and record it; every level revealed so far.
+
+        Level 1 is the concept, level 2 the shape of the command, the last
+        level the solution: the step's cells of the lab's notebook, with the
+        trainee's own names filled in.
+        """
+        exams.guard(self.lab.id, self.trainee.name, "the solution" if solution else "a hint")
+        numbers = [s.number for s in self.lab.steps() if s.number]
+        if step not in numbers:
+            listed = ", ".join(map(str, numbers)) or "none"
+            raise UsageError(f"lab {self.lab.id} has no step {step}", f"its steps are: {listed}")
+        levels = self.hint_levels(step)
+        record = journal.Journal(self.trainee.name, self.lab.id)
+        level = len(levels) if solution else min(record.hints_used().get(step, 0) + 1, len(levels))
+        record.revealed(step, level)
+        return levels[:level]
+
+    def hint_levels(self, step: int) -> list[str]:
+        """Every hint level of ``step``, the solution last (not recorded: see hint())."""
+        found = {s.number: s for s in self.lab.steps() if s.number}
+        return [*found[step].hints, self.solution(step)] if step in found else []
+
+    def revealed(self, step: int) -> list[str]:
+        """The levels of ``step`` this trainee already revealed (shown again, not recorded again)."""
+        used = journal.Journal(self.trainee.name, self.lab.id).hints_used().get(step, 0)
+        return self.hint_levels(step)[:used] if used else []
+
+    def solution(self, step: int) -> str:
+        source = editions.read(paths.repo_dir() / self.lab.notebook)
+        text = editions.solution(source, step)
+        return editions.fill(text, self.params.as_dict()) if text else "(this step has no commands to type)"
 
     def finish(self) -> list[str]:
         """Remove everything this lab owns. Returns notes about things left on purpose."""

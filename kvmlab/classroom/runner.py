@@ -24,7 +24,7 @@ import libvirt
 
 import graders
 import kvmlab
-from kvmlab import paths
+from kvmlab import exams, paths
 from kvmlab.classroom.gradebook import Gradebook
 from kvmlab.classroom.roster import Member, Roster
 from kvmlab.connection import Connection
@@ -206,17 +206,16 @@ class ClassRunner:
 # -- practical exams -------------------------------------------------------------
 
 
-def _exam_path(class_name: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in class_name)
-    return paths.data_dir() / "class" / f"exam-{safe}.json"
-
-
 def exam_deadline(class_name: str, lab_id: str) -> datetime | None:
-    try:
-        data = json.loads(_exam_path(class_name).read_text())
-    except (OSError, ValueError):
-        return None
-    return datetime.fromisoformat(data["deadline"]) if lab_id in data.get("labs", []) else None
+    exam = exams.load(class_name)
+    return exam.deadline if exam is not None and lab_id in exam.labs else None
+
+
+ROOT_CAVEAT = (
+    "trainees cannot use lab solve, hints or solutions until the deadline; a trainee with root on the lab "
+    "host can get round any refusal, so every solve and reveal is also written to their journal, which the "
+    "grade shows (made_by_solve, hints_used)"
+)
 
 
 def exam(
@@ -231,9 +230,9 @@ def exam(
     for lab_id in labs:
         registry.get(lab_id)
     deadline = datetime.now(UTC) + timedelta(minutes=minutes)
-    path = _exam_path(runner.roster.name)
-    paths.ensure_dir(path.parent, 0o700)
-    path.write_text(json.dumps({"labs": labs, "deadline": deadline.isoformat()}) + "\n")
+    trainees = [m.trainee.name for m in runner.roster.members]
+    exams.start(runner.roster.name, labs, trainees, deadline, gradebook.key)
+    runner.progress(f"exam of {runner.roster.name}: {ROOT_CAVEAT}")
     results = {lab_id: runner.start(lab_id) for lab_id in labs}
     if not wait:
         runner.progress(f"exam running until {deadline.astimezone():%H:%M:%S}; grade with kvmlab class grade")

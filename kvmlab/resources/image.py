@@ -5,13 +5,56 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kvmlab.procs import run
 from kvmlab.resources.imagefs import ImageFiles, image_files
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What ``qemu-img info --output=json`` says about one image, typed."""
+
+    filename: str
+    format: str
+    virtual_size: int
+    actual_size: int | None = None
+    cluster_size: int | None = None
+    backing_file: str | None = None  # as qemu-img resolved it (full-backing-filename), else as written
+    backing_format: str | None = None
+    dirty: bool = False
+    corrupt: bool | None = None
+    snapshots: Mapping[str, int] = field(default_factory=dict)  # internal snapshots: name -> VM state size
+
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ImageInfo | None:
+        """From qemu-img's JSON (or a trainee's copy of it); None when it does not look like one."""
+        try:
+            specific = data.get("format-specific", {}).get("data", {})
+            backing = data.get("full-backing-filename") or data.get("backing-filename")
+            return cls(
+                filename=str(data.get("filename", "")),
+                format=str(data["format"]),
+                virtual_size=int(data["virtual-size"]),
+                actual_size=_int_or_none(data.get("actual-size")),
+                cluster_size=_int_or_none(data.get("cluster-size")),
+                backing_file=str(backing) if backing else None,
+                backing_format=data.get("backing-filename-format"),
+                dirty=bool(data.get("dirty-flag", False)),
+                corrupt=specific.get("corrupt") if isinstance(specific, dict) else None,
+                snapshots={str(s["name"]): int(s.get("vm-state-size", 0)) for s in data.get("snapshots", [])},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+def _int_or_none(value: object) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
 class Image:
@@ -22,34 +65,36 @@ class Image:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def info(self) -> dict[str, Any] | None:
-        """``qemu-img info``; ``-U`` because a running guest holds the image lock."""
+    def info(self) -> ImageInfo | None:
+        """``qemu-img info``; ``-U`` because a running guest holds the image lock. None when missing or unreadable."""
         if not self.exists:
             return None
         proc = run(["qemu-img", "info", "-U", "--output=json", str(self.path)], check=False)
-        return json.loads(proc.stdout) if proc.returncode == 0 else None
+        return ImageInfo.from_json(json.loads(proc.stdout)) if proc.returncode == 0 else None
 
-    def chain(self) -> list[dict[str, Any]]:
+    def chain(self) -> list[ImageInfo]:
         """The backing chain, top image first."""
         if not self.exists:
             return []
         proc = run(["qemu-img", "info", "-U", "--backing-chain", "--output=json", str(self.path)], check=False)
-        return list(json.loads(proc.stdout)) if proc.returncode == 0 else []
+        if proc.returncode != 0:
+            return []
+        return [info for entry in json.loads(proc.stdout) if (info := ImageInfo.from_json(entry)) is not None]
 
     @property
     def format(self) -> str | None:
         info = self.info()
-        return info.get("format") if info else None
+        return info.format if info else None
 
     @property
     def virtual_size(self) -> int | None:
         info = self.info()
-        return int(info["virtual-size"]) if info else None
+        return info.virtual_size if info else None
 
     @property
     def backing_file(self) -> str | None:
         info = self.info()
-        return info.get("full-backing-filename") or info.get("backing-filename") if info else None
+        return info.backing_file if info else None
 
     def check(self) -> tuple[bool, str]:
         """``qemu-img check``: (clean, what it said). Raw images have nothing to check."""

@@ -76,4 +76,4 @@ def test_check_exit_code_and_json_shape_on_an_unstarted_lab() -> None:
 def test_status_of_a_trainee_who_owns_nothing() -> None:
     proc = kvmlab("lab", "status", "--trainee", "zed", "--json", env={"KVMLAB_URI": private_test_host()})
     assert proc.returncode == 0
-    assert json.loads(proc.stdout) == {"trainee": "zed", "labs": {}, "objects": []}
+    assert json.loads(proc.stdout) == {"trainee": "zed", "labs": {}, "progress": {}, "objects": []}

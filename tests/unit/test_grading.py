@@ -19,8 +19,18 @@ def test_report_scores_points_and_json_shape() -> None:
     rep = collect("lab", "alice", rows)
     assert (rep.score, rep.max_score, rep.passed) == (2, 3, False)
     data = rep.to_dict()
-    assert set(data) == {"lab", "trainee", "score", "max_score", "passed", "checks"}
-    assert set(data["checks"][0]) == {"id", "title", "passed", "points", "expected", "actual", "hint"}
+    assert set(data) == {
+        "lab",
+        "trainee",
+        "score",
+        "max_score",
+        "passed",
+        "made_by_solve",
+        "steps",
+        "hints_used",
+        "checks",
+    }
+    assert set(data["checks"][0]) == {"id", "title", "passed", "points", "expected", "actual", "hint", "step", "made_by"}
     assert data["checks"][1]["expected"] == "1"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kvmlab.connection import Connection
 from kvmlab.errors import NotOwned
-from kvmlab.grading import Check, check
+from kvmlab.grading import Check, Step, check
 from kvmlab.host import Host
 from kvmlab.labs.base import Lab, Params
 from kvmlab.ownership import Owned
@@ -47,8 +47,12 @@ class DefineOnly(Lab):
     def solve(self, kit: Toolkit) -> None:
         return None
 
-    def checks(self, host: Host, params: Params) -> Iterable[Check]:
-        yield check("vm", "vm exists", host.domain("alice-vm").exists)
+    def steps(self) -> list[Step]:
+        return [Step(1, "define the guest", (), _vm_exists)]
+
+
+def _vm_exists(host: Host, params: Params) -> Iterable[Check]:
+    yield check("vm", "vm exists", host.domain("alice-vm").exists)
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def test_imagefs_refuses_snapshot_names_that_would_add_options(snapshotted: Path
 def test_image_info_lists_internal_snapshots(snapshotted: Path) -> None:
     info = Image(snapshotted).info()
     assert info is not None
-    assert [s["name"] for s in info.get("snapshots", [])] == ["v1"]
+    assert list(info.snapshots) == ["v1"]
 
 
 # -- what the host stores ----------------------------------------------------------
