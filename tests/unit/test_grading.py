@@ -30,7 +30,17 @@ def test_report_scores_points_and_json_shape() -> None:
         "hints_used",
         "checks",
     }
-    assert set(data["checks"][0]) == {"id", "title", "passed", "points", "expected", "actual", "hint", "step", "made_by"}
+    assert set(data["checks"][0]) == {
+        "id",
+        "title",
+        "passed",
+        "points",
+        "expected",
+        "actual",
+        "hint",
+        "step",
+        "made_by",
+    }
     assert data["checks"][1]["expected"] == "1"
 
 
