@@ -32,12 +32,7 @@ def _backing(p: TemplateParams, chain: list[ImageInfo]) -> tuple[bool, str]:
     if not backing:
         return False, f"{top.format}, no backing file (a full copy)"
     said = f"{top.format} -> {backing} ({top.backing_format or '?'})"
-    right = (
-        top.format == "qcow2"
-        and same_file(backing, p.base)
-        and top.backing_format == "qcow2"
-        and len(chain) == 2
-    )
+    right = top.format == "qcow2" and same_file(backing, p.base) and top.backing_format == "qcow2" and len(chain) == 2
     return right, said + ("" if len(chain) <= 2 else f", then {len(chain) - 2} more")
 
 

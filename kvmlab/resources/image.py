@@ -30,7 +30,6 @@ class ImageInfo:
     corrupt: bool | None = None
     snapshots: Mapping[str, int] = field(default_factory=dict)  # internal snapshots: name -> VM state size
 
-
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ImageInfo | None:
         """From qemu-img's JSON (or a trainee's copy of it); None when it does not look like one."""
