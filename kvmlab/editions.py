@@ -215,9 +215,11 @@ def build(source: Notebook, edition: str, lang: str = "en") -> Notebook:
         if edition == "exam" and not _kept_in_exam(cell, n, src):
             continue
         cells.append(cell)
+    for n, cell in enumerate(cells):
+        cell["id"] = f"{edition}-{n:03d}"  # nbformat 4.5: every cell has a unique id
     nb["cells"] = cells
     nb.setdefault("metadata", {})["kvmlab"] = {"edition": edition, "lang": lang, "lab": lab}
-    nb["nbformat"], nb["nbformat_minor"] = 4, max(int(nb.get("nbformat_minor", 4)), 4)
+    nb["nbformat"], nb["nbformat_minor"] = 4, 5
     return nb
 
 

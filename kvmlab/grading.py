@@ -32,6 +32,7 @@ import libvirt
 from kvmlab.errors import GuestTimeout, KvmlabError
 from kvmlab.resources.agent import AgentUnavailable
 from kvmlab.resources.agent import poll as wait_until
+from kvmlab.resources.domain import Both
 from kvmlab.resources.imagefs import ImageUnreadable
 from kvmlab.resources.qmp import QmpUnavailable
 
@@ -46,6 +47,7 @@ __all__ = [
     "Report",
     "Step",
     "check",
+    "same_in_both",
     "step",
     "wait_until",
 ]
@@ -71,6 +73,7 @@ class Check:
 
 Checks = Iterator[Check]
 P = TypeVar("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,32 @@ class Report:
         titles = {int(s["step"]): str(s["title"]) for s in data.get("steps", [])}
         hints = {int(k): int(v) for k, v in data.get("hints_used", {}).items()}
         return cls(str(data["lab"]), str(data["trainee"]), checks, titles, hints)
+
+
+def same_in_both(
+    id: str,
+    title: str,
+    both: Both[T],
+    value: Callable[[T], object],
+    expected: object,
+    hint: str,
+) -> Check:
+    """A device property (disk format, NIC model) right in *every* view the device is in, and in at least one.
+
+    The live view and the persistent definition are separate copies: a NIC
+    hot-added with the right model but written to the definition without it
+    gets the default model at the next boot.
+    """
+    seen = {name: value(device) for name, device in both.views().items()}
+    return check(
+        id,
+        title,
+        bool(seen) and all(v == expected for v in seen.values()),
+        expected=f"{expected} wherever it is attached",
+        actual=", ".join(f"{name}: {v if v is not None else 'not given'}" for name, v in seen.items())
+        or "not attached",
+        hint=hint,
+    )
 
 
 def collect(lab: str, trainee: str, rows: Callable[[], Iterable[Check]]) -> Report:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kvmlab.accel import Verdict, cached_verdict
 from kvmlab.connection import Connection
 from kvmlab.resources.bridge import Bridge
+from kvmlab.resources.console import GuestConsole
 from kvmlab.resources.domain import Domain
 from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.network import Network
@@ -13,7 +15,7 @@ from kvmlab.resources.pool import Pool
 from kvmlab.resources.process import PidFileProcess
 from kvmlab.resources.qmp import QmpSocket
 
-__all__ = ["Host", "ImageInfo"]
+__all__ = ["GuestConsole", "Host", "ImageInfo", "Verdict"]
 
 
 class Host:
@@ -46,6 +48,19 @@ class Host:
     def process(self, pid_file: str | Path) -> PidFileProcess:
         """The process a pid file names, as long as its command line still names that pid file."""
         return PidFileProcess(pid_file)
+
+    def console(self, log: str | Path) -> GuestConsole:
+        """A console log of a guest started by hand (without libvirt): its readiness line."""
+        return GuestConsole(log)
+
+    @property
+    def accel(self) -> Verdict | None:
+        """The accelerator verdict `kvmlab doctor` decided and cached; None if it never ran.
+
+        Read from the cache only: deciding boots a guest, which never happens
+        in the middle of a check.
+        """
+        return cached_verdict()
 
     def domain_names(self) -> list[str]:
         return sorted(d.name() for d in self.connection.conn.listAllDomains(0))

@@ -73,6 +73,16 @@ class NotebookLab:
         for key, value in guestfs.prepare(self.session.toolkit.verdict.accel).items():
             print(f"libguestfs: {key}={value}")
 
+    def show_host(self) -> None:
+        """What *this* host can do, as `kvmlab doctor` finds it now: not what the machine the lab was written on had."""
+        from kvmlab import doctor
+
+        data = doctor.report()
+        kvm = data["kvm"]
+        print(f"/dev/kvm: {'present' if kvm['exists'] else 'absent'}, module {kvm.get('module') or 'none'}")
+        print(f"accelerator: {data['accel']} (libvirt domain type {data['domain_type']})")
+        print(f"why: {data['accel_reason']}")
+
     def show_params(self) -> None:
         print("Your parameters (use them as {p.NAME} in ! commands):")
         for key, value in self.params.as_dict().items():

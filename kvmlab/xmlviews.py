@@ -224,6 +224,7 @@ class InterfaceXML(View):
     source_dev = Text("source", "dev")
     target_dev = Text("target", "dev")
     queues = Int("driver", "queues")
+    alias = Text("alias", "name")  # live XML only: QEMU's device id (net1)
 
 
 class GraphicsXML(View):

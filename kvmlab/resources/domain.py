@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import libvirt
 import libvirt_qemu
@@ -11,7 +13,10 @@ import libvirt_qemu
 from kvmlab.connection import lookup
 from kvmlab.resources import runlog
 from kvmlab.resources.agent import GuestAgent
+from kvmlab.resources.console import GuestConsole
 from kvmlab.xmlviews import DomainSnapshotXML, DomainXML
+
+T = TypeVar("T")
 
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: "no state",
@@ -23,6 +28,19 @@ STATE_NAMES = {
     libvirt.VIR_DOMAIN_CRASHED: "crashed",
     libvirt.VIR_DOMAIN_PMSUSPENDED: "suspended",
 }
+
+
+@dataclass(frozen=True)
+class Both(Generic[T]):
+    """One device (or value) as the running guest has it and as the persistent definition has it."""
+
+    live: T | None
+    config: T | None
+
+    def views(self) -> dict[str, T]:
+        """The views it is in: {"live": ..., "persistent": ...}."""
+        found = {"live": self.live, "persistent": self.config}
+        return {name: value for name, value in found.items() if value is not None}
 
 
 class Domain:
@@ -81,6 +99,11 @@ class Domain:
             return None
         return DomainXML.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
 
+    def both(self, find: Callable[[DomainXML], T | None]) -> Both[T]:
+        """``find`` applied to the live XML and to the persistent one: vm.both(lambda x: x.disk("vdb"))."""
+        live, config = self.live, self.config
+        return Both(find(live) if live is not None else None, find(config) if config is not None else None)
+
     @property
     def guest(self) -> GuestAgent | None:
         dom = self.handle
@@ -103,6 +126,26 @@ class Domain:
         if arguments:
             payload["arguments"] = arguments
         return json.loads(libvirt_qemu.qemuMonitorCommand(dom, json.dumps(payload), 0)).get("return")
+
+    @property
+    def console(self) -> GuestConsole:
+        """Its serial console log (the readiness line: booted, from which disk)."""
+        xml = self.live or self.config
+        return GuestConsole(xml.serial_log if xml is not None else None)
+
+    def hotplugged(self, alias: str) -> bool | None:
+        """QEMU's own word on whether device ``alias`` was plugged into the running guest (not there at start).
+
+        A device attached with ``--live`` is marked hot-plugged; one that was in
+        the definition when QEMU started (``--config`` then a restart, or a
+        crash and ``lab start``) is not. None when the guest is not running or
+        has no such device.
+        """
+        try:
+            value = self.qmp("qom-get", {"path": f"/machine/peripheral/{alias}", "property": "hotplugged"})
+        except libvirt.libvirtError:
+            return None
+        return value if isinstance(value, bool) else None
 
     def snapshots(self) -> dict[str, DomainSnapshotXML]:
         """libvirt's snapshot metadata of this domain (``virsh snapshot-list``), by name."""

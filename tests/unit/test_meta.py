@@ -8,9 +8,12 @@ falls short of its coverage.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import importlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,8 +38,7 @@ def test_every_lab_has_notebook_grader_and_wrong_solutions(lab: registry.Lab) ->
     assert any(f'open_lab("{lab.id}")' in s for s in sources), f"{lab.notebook} does not open lab {lab.id}"
     assert any("lab.check()" in s for s in sources), f"{lab.notebook} has no 'Check my work' cell"
     assert any("lab.quiz(" in s for s in sources), f"{lab.notebook} does not end with the quiz of its topic"
-    module = importlib.import_module(f"graders.{lab.grader}")
-    assert callable(module.checks)
+    assert lab.steps(), f"graders.{lab.grader} declares no steps"
     wrong = REPO / "tests" / "integration" / "wrong" / f"{lab.grader}.py"
     assert wrong.is_file(), f"{lab.id}: no known-wrong solutions ({wrong.relative_to(REPO)})"
     assert lab.seed_questions and all(1 <= n <= 21 for n in lab.seed_questions)
@@ -98,3 +100,40 @@ def test_every_command_answer_is_run_or_syntax_checked() -> None:
 def test_topic_files_exist_for_every_lab_topic() -> None:
     for lab in LABS:
         assert (Path(bankmod.default_dir()) / f"{lab.topic}.md").is_file(), lab.topic
+
+
+GRADER_API = {"kvmlab.grading", "kvmlab.host"}
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.id for lab in LABS])
+def test_a_grader_imports_host_check_and_its_own_parameters_only(lab: registry.Lab) -> None:
+    """Host facts live behind Host (kvmlab.resources); a grader reads them, it never gathers them itself."""
+    path = REPO / "graders" / f"{lab.grader}.py"
+    own = f"kvmlab.labs.{lab.grader}"
+    params = importlib.import_module(own)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                assert top in sys.stdlib_module_names, f"{path.name} imports {alias.name}"
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
+            if node.module in GRADER_API or node.module.split(".")[0] in sys.stdlib_module_names:
+                continue
+            assert node.module == own, (
+                f"{path.name} imports from {node.module}: only kvmlab.grading, kvmlab.host, {own}"
+            )
+            for alias in node.names:
+                obj = getattr(params, alias.name)
+                assert isinstance(obj, type) and dataclasses.is_dataclass(obj), (
+                    f"{path.name} imports {alias.name} from its lab: only parameter classes (host facts go behind Host)"
+                )
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.id for lab in LABS])
+def test_grader_steps_are_numbered_from_one_and_titled(lab: registry.Lab) -> None:
+    steps = lab.steps()
+    numbers = sorted({s.number for s in steps})
+    assert numbers == list(range(1, len(numbers) + 1)), f"{lab.id}: steps {numbers}"
+    for number in numbers:
+        titles = {s.title for s in steps if s.number == number}
+        assert len(titles) == 1, f"{lab.id} step {number} has several titles: {titles}"
