@@ -32,9 +32,12 @@ if TYPE_CHECKING:
 class Params:
     """Base for a lab's parameters: plain values the notebook prints and cells use."""
 
+    # Fields the grader needs but the trainee must find out (break-fix's fault): never printed or shown.
+    hidden: ClassVar[tuple[str, ...]] = ()
+
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values (nested parameters too), for `lab params --json` and the notebooks."""
-        return {k: _plain(v) for k, v in self.__dict__.items()}
+        return {k: _plain(v) for k, v in self.__dict__.items() if k not in self.hidden}
 
 
 def _plain(value: Any) -> Any:
