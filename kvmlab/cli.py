@@ -85,13 +85,15 @@ def cmd_lab_start(args: argparse.Namespace) -> int:
 
 
 def cmd_lab_check(args: argparse.Namespace) -> int:
-    from kvmlab import checking, render
+    from kvmlab import checking
 
     # A failed check brings the lab's questions back into the trainee's own review schedule.
     rep = _session(args).check((checking.quiz_feedback,), step=args.step)
     if args.json:
         _print_json(rep.to_dict())
     else:
+        from kvmlab import render  # rich: only for people
+
         render.report(rep, render.console())
     return 0 if rep.passed else 1
 

@@ -24,17 +24,14 @@ import libvirt
 
 from kvmlab import paths
 from kvmlab.connection import Connection, lookup
-from kvmlab.guestxml import OWNER_NS
 from kvmlab.procs import run
-from kvmlab.resources import hostmem
-from kvmlab.resources.bridge import SYS_NET
-from kvmlab.resources.libvirtd import PrivateLibvirtd
-from kvmlab.resources.netns import NetNamespace, Veth
-from kvmlab.resources.process import PidFileProcess
-from kvmlab.xmlviews import parse
 
 if TYPE_CHECKING:
     from kvmlab.ownership import Owned
+
+# The resources each kind needs are imported where they are used: every command
+# loads this table (ownership, status), few of them remove anything.
+SYS_NET = Path("/sys/class/net")
 
 
 class Kind:
@@ -123,6 +120,9 @@ _UNDEFINE_FLAGS = (
 
 def owner_of(dom: libvirt.virDomain) -> str | None:
     """The trainee named in a domain's kvmlab owner mark, if it has one."""
+    from kvmlab.guestxml import OWNER_NS
+    from kvmlab.xmlviews import parse
+
     try:
         meta = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, OWNER_NS, 0)
     except libvirt.libvirtError:
@@ -241,6 +241,8 @@ class ProcessKind(PathKind):
         if path.is_symlink():
             path.unlink()  # a planted link is removed itself, never followed or read
             return None
+        from kvmlab.resources.process import PidFileProcess
+
         # Only a process whose command line still names this pid file is signalled.
         note = PidFileProcess(path).stop()
         path.unlink(missing_ok=True)  # QEMU removes its pid file on exit, other programs may not
@@ -266,6 +268,8 @@ class LibvirtdKind(PathKind):
         return None
 
     def _remove(self, connection: Connection, obj: Owned) -> str | None:
+        from kvmlab.resources.libvirtd import PrivateLibvirtd
+
         root = Path(obj.name)
         daemon = PrivateLibvirtd(root)
         notes = daemon.stop()
@@ -337,9 +341,11 @@ class VethKind(Kind):
     name = "veth"
 
     def exists(self, connection: Connection, name: str) -> bool:
-        return Veth(name).exists
+        return (SYS_NET / name).exists()
 
     def not_ours(self, connection: Connection, obj: Owned, trainee: str) -> str | None:
+        from kvmlab.resources.netns import Veth
+
         return None if Veth(obj.name).is_veth else f"interface {obj.name} is not a veth: left alone"
 
     def _remove(self, connection: Connection, obj: Owned) -> str | None:
@@ -353,9 +359,13 @@ class NetnsKind(Kind):
     name = "netns"
 
     def exists(self, connection: Connection, name: str) -> bool:
+        from kvmlab.resources.netns import NetNamespace
+
         return NetNamespace(name).exists
 
     def not_ours(self, connection: Connection, obj: Owned, trainee: str) -> str | None:
+        from kvmlab.resources.netns import NetNamespace
+
         pids = NetNamespace(obj.name).pids()
         return f"network namespace {obj.name} still has processes {pids[:5]}: left alone" if pids else None
 
@@ -370,9 +380,13 @@ class KsmLeaseKind(Kind):
     name = "ksm-lease"
 
     def exists(self, connection: Connection, name: str) -> bool:
+        from kvmlab.resources import hostmem
+
         return hostmem.ksm_lease_held(name)
 
     def _remove(self, connection: Connection, obj: Owned) -> str | None:
+        from kvmlab.resources import hostmem
+
         return hostmem.release_ksm(obj.name)
 
 

@@ -17,7 +17,6 @@ import fcntl
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -161,7 +160,7 @@ class Ownership:
         self._require_lock()
         # "run" names this run of the lab (until finish): what `lab solve` did is tied to it (kvmlab.journal).
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self.record.labs.setdefault(lab, {"started": started, "uri": uri, "run": uuid.uuid4().hex})
+        self.record.labs.setdefault(lab, {"started": started, "uri": uri, "run": os.urandom(16).hex()})
         self.save()
 
     def lab_finished(self, lab: str) -> None:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from kvmlab.connection import Connection
 from kvmlab.errors import HostCannot
-from kvmlab.guest.build import guest_files
 
 
 def unmet_requirements(requires: Sequence[str], session_uri: bool) -> list[tuple[str, str]]:
@@ -37,6 +36,8 @@ def require(lab_id: str, requires: Sequence[str], connection: Connection) -> Non
     """Refuse early, before anything is made, when the host cannot run this lab."""
     _ = connection.conn  # raises LibvirtUnavailable with what to do
     if "guest" in requires:
+        from kvmlab.guest.build import guest_files
+
         guest_files().require()  # raises GuestNotBuilt with what to do
     unmet = unmet_requirements(requires, connection.is_session)
     if unmet:

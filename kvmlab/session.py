@@ -15,7 +15,7 @@ from pathlib import Path
 
 import libvirt
 
-from kvmlab import checking, editions, exams, journal, paths, variants
+from kvmlab import checking, journal, paths, variants
 from kvmlab.connection import Connection
 from kvmlab.errors import KvmlabError, UsageError
 from kvmlab.grading import Report
@@ -105,6 +105,8 @@ class LabSession:
         self._tidy_trainee_dir()
 
     def solve(self) -> None:
+        from kvmlab import exams  # loaded by the commands that can be refused, not by `lab check`
+
         exams.guard(self.lab.id, self.trainee.name, "lab solve")
         self.start()
         with self.owners.locked():
@@ -124,6 +126,8 @@ class LabSession:
         level the solution: the step's cells of the lab's notebook, with the
         trainee's own names filled in.
         """
+        from kvmlab import exams
+
         exams.guard(self.lab.id, self.trainee.name, "the solution" if solution else "a hint")
         numbers = [s.number for s in self.lab.steps() if s.number]
         if step not in numbers:
@@ -146,6 +150,8 @@ class LabSession:
         return self.hint_levels(step)[:used] if used else []
 
     def solution(self, step: int) -> str:
+        from kvmlab import editions
+
         source = editions.read(paths.repo_dir() / self.lab.notebook)
         text = editions.solution(source, step)
         return editions.fill(text, self.params.as_dict()) if text else "(this step has no commands to type)"

@@ -14,28 +14,30 @@ import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import libvirt
 
-from kvmlab import accel, paths, variants
-from kvmlab.capacity import ensure_memory_for
+from kvmlab import paths, variants
 from kvmlab.connection import Connection
 from kvmlab.errors import GuestTimeout
-from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT, wait_for_marker
-from kvmlab.guest.build import GuestFiles, guest_files
-from kvmlab.guestxml import GuestSpec, lab_guest_xml
 from kvmlab.host import Host
-from kvmlab.kinds import libvirt_kind
+from kvmlab.kinds import SYS_NET, libvirt_kind
 from kvmlab.labs.base import Lab, Params
 from kvmlab.ownership import Owned, Ownership
 from kvmlab.procs import run
-from kvmlab.resources.agent import GuestAgent
-from kvmlab.resources.bridge import SYS_NET
-from kvmlab.resources.domain import Domain
 from kvmlab.sandbox import claim
 from kvmlab.trainee import Trainee
 from kvmlab.xmlviews import DomainXML, NetworkXML, PoolXML
+
+if TYPE_CHECKING:
+    from kvmlab.accel import Verdict
+    from kvmlab.guest.build import GuestFiles
+    from kvmlab.guestxml import GuestSpec
+    from kvmlab.resources.domain import Domain
+
+# The guest, accelerator and capacity modules are imported where they are used: `lab check`
+# builds a toolkit too (for the trainee's parameters) and boots nothing.
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -73,13 +75,17 @@ class Toolkit:
         return self.lab_dir / filename
 
     @cached_property
-    def verdict(self) -> accel.Verdict:
+    def verdict(self) -> Verdict:
+        from kvmlab import accel
+
         if self.connection.is_test:
             return accel.Verdict("tcg", "libvirt test driver: no guest runs", "test")
         return accel.decide()
 
     @property
     def guest_files(self) -> GuestFiles:
+        from kvmlab.guest.build import guest_files
+
         return guest_files().require()
 
     def virsh(self, *args: str) -> str:
@@ -205,6 +211,8 @@ class Toolkit:
     # -- the lab guest ---------------------------------------------------------
 
     def guest_spec(self, base: str = "vm", **overrides: Any) -> GuestSpec:
+        from kvmlab.guestxml import GuestSpec
+
         name = self.name(base)
         return GuestSpec(
             name=name,
@@ -218,6 +226,8 @@ class Toolkit:
 
     def lab_guest(self, spec: GuestSpec, running: bool = True) -> Domain:
         """The lab's tiny guest: overlay disk, definition, started and ready. Idempotent."""
+        from kvmlab.guestxml import lab_guest_xml
+
         files = self.guest_files
         self.make_dir()
         self.make_overlay(spec.disk, files.disk)
@@ -230,6 +240,9 @@ class Toolkit:
 
     def boot(self, dom: libvirt.virDomain, console_log: Path) -> float:
         """Start a domain and wait for the tiny guest's readiness line."""
+        from kvmlab.capacity import ensure_memory_for
+        from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT, wait_for_marker
+
         ensure_memory_for(dom.name(), dom.info()[2] // 1024)
         if console_log.exists():
             console_log.unlink()  # append='off' truncates too, but only once QEMU opens it
@@ -244,12 +257,16 @@ class Toolkit:
         self.progress(f"guest {dom.name()} ready in {time.monotonic() - started:.1f} s")
         return time.monotonic() - started
 
-    def wait_ready(self, name: str, timeout: float = GUEST_BOOT_TIMEOUT) -> float:
+    def wait_ready(self, name: str, timeout: float | None = None) -> float:
         """Wait for a lab guest someone else started (``virsh start`` after a restart): readiness line, then agent.
 
         The console log of a lab guest is opened with append='off', so once
         ``virsh start`` has returned it holds only the new boot's output.
         """
+        from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT, wait_for_marker
+        from kvmlab.resources.agent import GuestAgent
+
+        timeout = GUEST_BOOT_TIMEOUT if timeout is None else timeout
         dom = self.host.domain(name).handle
         if dom is None or not dom.isActive():
             raise GuestTimeout(f"guest {name} is not running", f"start it first: virsh start {name}")

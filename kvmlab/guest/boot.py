@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kvmlab.guest.build import KERNEL_CMDLINE, READY_MARKER, GuestFiles
+from kvmlab.guest.build import KERNEL_CMDLINE, GuestFiles
 from kvmlab.procs import which
+from kvmlab.resources.console import READY_MARKER
 
 GUEST_BOOT_TIMEOUT = 120.0  # TCG on a busy 2-core host; a KVM boot takes ~1 s
 

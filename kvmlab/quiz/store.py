@@ -157,6 +157,11 @@ class Store:
                 (lab, (now or datetime.now(UTC)).isoformat()),
             )
 
+    def failed_labs(self) -> dict[str, str]:
+        """Labs whose check failed, and when (the last time)."""
+        with self._db() as db:
+            return dict(db.execute("SELECT lab, at FROM lab_failures").fetchall())
+
     def stats(self) -> dict[str, dict[str, float | int]]:
         """Per question: reviews, correct answers, last score."""
         with self._db() as db:

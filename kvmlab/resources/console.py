@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kvmlab.guest.build import READY_MARKER
-
+# What the guest's init prints once it is up (kvmlab/guest/init.sh); the guest builder imports it from here.
+READY_MARKER = b"KVMLAB-READY"
 # What the guest prints when it found no disk of its own to read its identity from.
 INITRAMFS_IDENTITY = {"hostname": "kvmlab", "machine-id": "none"}
 MAX_LOG = 4 << 20  # a boot prints a few KiB; a log this big was not written by a lab guest
