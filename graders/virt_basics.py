@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-from kvmlab import accel
-from kvmlab.grading import Check, check
-from kvmlab.host import Host
-from kvmlab.labs.virt_basics import E1000_PCI_ID, BasicsParams
-from kvmlab.resources.agent import GuestAgent, poll
-from kvmlab.resources.domain import Domain
-from kvmlab.xmlviews import DomainXML
+from kvmlab.grading import Checks, check, step, wait_until
+from kvmlab.host import Domain, Host
+from kvmlab.labs.virt_basics import BasicsParams
 
 AGENT_WAIT = 5.0  # a guest started seconds ago may still be booting
+# An e1000 as the guest's PCI bus reports it (vendor Intel, device 82540EM); 1af4 is virtio's vendor.
+E1000_PCI_ID = "8086:100e"
+NO_VERDICT = "no verdict on this host yet: `kvmlab doctor` decides it (by booting a guest) and caches it"
 
 
-def _verdict_written(path: str) -> str | None:
-    try:
-        return Path(path).read_text(errors="replace").strip().lower()
-    except OSError:
-        return None
-
-
-def _answering(vm: Domain) -> GuestAgent | None:
-    """The guest's agent if the guest runs and answers, else None (a red row, never an exception)."""
-    guest = vm.guest
-    if guest is None:
-        return None
-    return guest if poll(guest.ping, bool, AGENT_WAIT) else None
-
-
-def _devices(xml: DomainXML | None) -> str:
+def _devices(vm: Domain) -> str:
+    xml = vm.config
     if xml is None:
         return "not defined"
     disks = ", ".join(f"{d.target}:{d.bus}" for d in xml.disks()) or "no disk"
@@ -39,31 +23,60 @@ def _devices(xml: DomainXML | None) -> str:
     return f"disks {disks}; NICs {nics}"
 
 
-def checks(host: Host, p: BasicsParams) -> Iterator[Check]:
-    verdict = accel.decide()
-    written = _verdict_written(p.verdict_file)
+@step(
+    1,
+    "Record the accelerator guests really run on",
+    hints=(
+        "/dev/kvm existing is not KVM working: some hosts offer a /dev/kvm on which a normal guest kernel hangs. "
+        "kvmlab decides by trying (it boots a guest under KVM, falls back to TCG) and caches its verdict.",
+        "kvmlab doctor (or doctor --json, its accel field), then write that one word, kvm or tcg, into the verdict "
+        "file",
+    ),
+)
+def verdict(host: Host, p: BasicsParams) -> Checks:
+    decided = host.accel  # the cached verdict: deciding boots a guest, never done in the middle of a check
+    written = host.trainee_file(p.verdict_file).word()
     yield check(
         "accel-verdict",
         f"your verdict on acceleration (in {p.verdict_file}) matches this host",
-        written == verdict.accel,
-        expected=verdict.accel,
+        decided is not None and written == decided.accel,
+        expected=decided.accel if decided else NO_VERDICT,
         actual=written if written is not None else "no file",
-        hint="read `kvmlab doctor`: /dev/kvm existing does not mean KVM works; write kvm or tcg into the file",
+        hint="read what kvmlab doctor decided and why: /dev/kvm existing does not mean KVM works; "
+        "the file holds one word, kvm or tcg"
+        if decided
+        else "there is no verdict to compare with: run kvmlab doctor once, then check again",
     )
 
+
+@step(
+    2,
+    "Define a second guest with emulated devices",
+    hints=(
+        "Emulated devices imitate real hardware (an Intel PIIX IDE controller, an Intel e1000 NIC), so a stock "
+        "driver works; paravirtual (virtio) devices exist only in VMs and need a virtio driver. A guest is its "
+        "XML: a copy of the first guest's definition, changed, defines a second guest.",
+        "virsh dumpxml --inactive PV_DOMAIN > FILE; in FILE change the name, drop <uuid>, <mac> and every "
+        "<address>, point the disk at your image on bus ide (hda), set the NIC model to e1000, give it its own "
+        "console log; then define it from FILE",
+    ),
+)
+def emulated_guest(host: Host, p: BasicsParams) -> Checks:
     pv = host.domain(p.pv_domain)
     pv_config = pv.config
     pv_disk = pv_config.disk("vda") if pv_config else None
     pv_nics = [i for i in pv_config.interfaces() if i.source_network == p.network] if pv_config else []
     yield check(
         "pv-devices",
-        f"{p.pv_domain} has a virtio disk and a virtio NIC",
+        f"{p.pv_domain} still has a virtio disk and a virtio NIC (the emulated guest is a new one)",
         pv_disk is not None and pv_disk.bus == "virtio" and any(i.model == "virtio" for i in pv_nics),
         expected=f"disks vda:virtio; NICs virtio@{p.network}",
-        actual=_devices(pv_config),
-        hint=f"the paravirtual guest came with the lab: kvmlab lab reset virt-basics rebuilds {p.pv_domain}",
+        actual=_devices(pv),
+        hint=f"the paravirtual guest came with the lab and stays as it is: edit a copy of its XML, not the guest "
+        f"itself (kvmlab lab reset virt-basics rebuilds {p.pv_domain})",
     )
 
+    decided = host.accel
     emu = host.domain(p.emu_domain)
     config = emu.config
     yield check(
@@ -72,13 +85,14 @@ def checks(host: Host, p: BasicsParams) -> Iterator[Check]:
         config is not None,
         expected="defined",
         actual="defined" if config is not None else emu.state if emu.exists else "absent",
-        hint=f"virsh define {p.emu_xml} (virsh create would make a transient guest)",
+        hint="a guest that outlives its next stop needs a persistent definition, made from your XML file "
+        "(a guest created straight from XML is transient)",
     )
     yield check(
         "emu-domain-type",
-        f"its domain type uses this host's accelerator ({verdict.domain_type})",
-        config is not None and config.domain_type == verdict.domain_type,
-        expected=f"<domain type='{verdict.domain_type}'>",
+        f"its domain type uses this host's accelerator ({decided.domain_type if decided else 'undecided'})",
+        config is not None and decided is not None and config.domain_type == decided.domain_type,
+        expected=f"<domain type='{decided.domain_type}'>" if decided else NO_VERDICT,
         actual=f"<domain type='{config.domain_type}'>" if config is not None else "not defined",
         hint="type='kvm' needs a working /dev/kvm; type='qemu' is TCG, QEMU's software CPU",
     )
@@ -90,8 +104,9 @@ def checks(host: Host, p: BasicsParams) -> Iterator[Check]:
         expected=f"{Path(p.emu_disk).name} on bus ide (target hda)",
         actual=f"{Path(p.emu_disk).name} on bus {emu_disk.bus} (target {emu_disk.target})"
         if emu_disk
-        else _devices(config),
-        hint="<target dev='hda' bus='ide'/>, and drop the disk's PCI <address>: IDE disks have drive addresses",
+        else _devices(emu),
+        hint="a disk's <target> names its bus (IDE disks are hd*); an IDE disk has a drive address, not the "
+        "PCI slot the virtio disk had",
     )
     emu_nics = [i for i in config.interfaces() if i.source_network == p.network] if config else []
     yield check(
@@ -99,20 +114,38 @@ def checks(host: Host, p: BasicsParams) -> Iterator[Check]:
         f"its NIC on {p.network} is an emulated Intel e1000",
         any(i.model == "e1000" for i in emu_nics),
         expected=f"model e1000 on network {p.network}",
-        actual=_devices(config),
-        hint=f"<interface type='network'><source network='{p.network}'/><model type='e1000'/></interface>",
+        actual=_devices(emu),
+        hint="a NIC's <model> chooses the hardware the guest sees: virtio is the paravirtual one",
     )
+
+
+@step(
+    3,
+    "Boot it and compare what each guest sees",
+    hints=(
+        "libvirt's XML says what QEMU was asked for; the guest kernel says what it found: its disk names "
+        "(vd* for virtio-blk, sd* for an IDE disk through ata_piix) and the PCI ids on its bus.",
+        "start the emulated guest, then ask each guest (its agent) for /proc/partitions and its PCI devices",
+    ),
+)
+def compare(host: Host, p: BasicsParams) -> Checks:
+    emu = host.domain(p.emu_domain)
     yield check(
         "emu-running",
         f"{p.emu_domain} is running",
         emu.is_running,
         expected="running",
         actual=emu.state,
-        hint=f"virsh start {p.emu_domain}",
+        hint="a defined guest stays shut off until it is started",
     )
 
     # What each guest kernel itself sees, asked through its agent.
-    pv_guest = _answering(pv)
+    pv = host.domain(p.pv_domain)
+    pv_config = pv.config
+    pv_nics = [i for i in pv_config.interfaces() if i.source_network == p.network] if pv_config else []
+    # The guest's agent if the guest runs and answers, else None (a red row, never an exception).
+    pv_guest = pv.guest
+    pv_guest = pv_guest if pv_guest is not None and wait_until(pv_guest.ping, bool, AGENT_WAIT) else None
     pv_blocks = pv_guest.block_devices() if pv_guest else {}
     pv_macs = {i.mac.lower() for i in pv_nics if i.mac}
     pv_seen = pv_guest.nics() if pv_guest else {}
@@ -128,7 +161,8 @@ def checks(host: Host, p: BasicsParams) -> Iterator[Check]:
         hint=f"kvmlab lab reset virt-basics rebuilds {p.pv_domain}",
     )
 
-    emu_guest = _answering(emu)
+    emu_guest = emu.guest
+    emu_guest = emu_guest if emu_guest is not None and wait_until(emu_guest.ping, bool, AGENT_WAIT) else None
     blocks = emu_guest.block_devices() if emu_guest else {}
     disks = sorted(n for n in blocks if not n[-1].isdigit())
     yield check(
@@ -137,7 +171,7 @@ def checks(host: Host, p: BasicsParams) -> Iterator[Check]:
         "sda" in disks and not any(n.startswith("vd") for n in disks),
         expected="sda, no vd*",
         actual=f"disks {', '.join(disks) or 'none'}" if emu_guest else f"the guest does not answer ({emu.state})",
-        hint="vda means a virtio disk: put the disk on bus ide; no answer means the guest is not (yet) up",
+        hint="vda means a virtio disk: the disk must be on the IDE bus; no answer means the guest is not (yet) up",
     )
     pci = emu_guest.pci_devices() if emu_guest else []
     e1000 = [d for d in pci if d.id == E1000_PCI_ID]
@@ -155,5 +189,5 @@ def checks(host: Host, p: BasicsParams) -> Iterator[Check]:
         )
         if emu_guest
         else f"the guest does not answer ({emu.state})",
-        hint="1af4:1000 is a virtio NIC: set <model type='e1000'/>",
+        hint="1af4:1000 is a virtio NIC: the NIC's model decides which one the guest gets",
     )

@@ -14,6 +14,7 @@ from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
 from kvmlab.resources.process import PidFileProcess
 from kvmlab.resources.qmp import QmpSocket
+from kvmlab.resources.trainee_file import TraineeFile
 
 __all__ = ["GuestConsole", "Host", "ImageInfo", "Verdict"]
 
@@ -37,6 +38,10 @@ class Host:
 
     def image(self, path: str | Path) -> Image:
         return Image(path)
+
+    def trainee_file(self, path: str | Path) -> TraineeFile:
+        """A file the trainee wrote for the grader (a verdict, figures, readings): read with a size cap."""
+        return TraineeFile(path)
 
     def bridge(self, name: str) -> Bridge:
         return Bridge(name)

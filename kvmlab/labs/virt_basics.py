@@ -21,9 +21,6 @@ from kvmlab.resources.agent import GuestAgent
 from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 
-# An e1000 as the guest's PCI bus reports it (vendor Intel, device 82540EM).
-E1000_PCI_ID = "8086:100e"
-
 
 @dataclass(frozen=True)
 class BasicsParams(Params):

@@ -17,6 +17,7 @@ def _emulated(
     disk_bus: str = "ide",
     nic_model: str = "e1000",
     start: bool = True,
+    define: str = "define",
 ) -> Callable[[Toolkit], None]:
     def apply(s: Toolkit) -> None:
         p = s.params
@@ -25,9 +26,10 @@ def _emulated(
         opposite = "kvm" if s.verdict.accel == "tcg" else "tcg"
         Path(p.verdict_file).write_text((s.verdict.accel if verdict == "right" else opposite) + "\n")
         Path(p.emu_xml).write_text(emulated_xml(s.virsh("dumpxml", "--inactive", p.pv_domain), p, disk_bus, nic_model))
-        s.virsh("define", p.emu_xml)
-        if start:
+        s.virsh(define, p.emu_xml)  # "create": a transient guest, running at once, gone at its next stop
+        if start and define == "define":
             s.virsh("start", p.emu_domain)
+        if start:
             GuestAgent(s.connection.conn.lookupByName(p.emu_domain)).wait(GUEST_BOOT_TIMEOUT)
 
     return apply
@@ -41,5 +43,11 @@ WRONG = [
         "defined-not-started",
         _emulated(start=False),
         frozenset({"emu-running", "emu-guest-sees-ide-disk", "emu-guest-sees-e1000"}),
+    ),
+    # virsh create: the guest runs and sees its IDE disk and e1000, but no definition outlives its next stop.
+    Wrong(
+        "created-transient",
+        _emulated(define="create"),
+        frozenset({"emu-defined", "emu-domain-type", "emu-disk-bus", "emu-nic-model"}),
     ),
 ]
