@@ -1,25 +1,48 @@
-"""Checks of the dumpxml lab (seed questions 10-12): what the persistent XML of each object says."""
+"""Checks of the dumpxml lab (seed questions 10-12): what the persistent XML of each object says.
+
+Each object the trainee edits is also compared with its definition when the
+lab started (recorded by lab start): the asked edit must be the only one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from kvmlab.grading import Check, check
+from kvmlab.grading import Check, Checks, check, step
 from kvmlab.host import Host
 from kvmlab.labs.dumpxml import DumpXmlParams
+
+# What each task changes (its own checks look at it): left out of the "unchanged" comparison.
+DOMAIN_ASKED = ("memory", "currentMemory", "vcpu", "description")
+NETWORK_ASKED = ("ip/dhcp/range",)
+POOL_ASKED = ("@type", "target/path")  # the pool-defined check's business
+# What libvirt writes into a pool's definition on its own: its UUID, its sizes (read from the
+# filesystem), an empty <source> and the directory's owner, group and mode.
+POOL_FILLED = ("uuid", "capacity", "allocation", "available", "source", "target/permissions")
+
+
+def _owner_only_writes(mode: str) -> bool:
+    """A pool directory's mode as pool-build (0711) or mkdir (0755) makes it: nobody but its owner writes."""
+    try:
+        return not int(mode, 8) & 0o022
+    except ValueError:
+        return False
 
 
 def _mib(kib: int | None) -> str:
     return "none" if kib is None else f"{kib / 1024:g} MiB"
 
 
-def checks(host: Host, p: DumpXmlParams) -> Iterator[Check]:
-    yield from _domain(host, p)
-    yield from _network(host, p)
-    yield from _pool(host, p)
-
-
-def _domain(host: Host, p: DumpXmlParams) -> Iterator[Check]:
+@step(
+    1,
+    "Change the domain's memory, vCPUs and description, and redefine it",
+    hints=(
+        "A domain is an XML document. Its persistent definition changes only when libvirt is given new XML "
+        "(dump it, edit it, define it again); <memory> is the ceiling, <currentMemory> what the guest boots with, "
+        "and <vcpu>'s text the maximum. Change nothing else.",
+        "virsh dumpxml DOMAIN > FILE; edit <memory>, <currentMemory>, <vcpu> and <description> in FILE; "
+        "virsh define FILE (virsh edit DOMAIN does all three)",
+    ),
+)
+def domain(host: Host, p: DumpXmlParams) -> Checks:
     # The persistent definition is what `virsh define` changes; for a running
     # guest `virsh dumpxml` shows the live one, `--inactive` this one.
     config = host.domain(p.domain).config
@@ -31,7 +54,8 @@ def _domain(host: Host, p: DumpXmlParams) -> Iterator[Check]:
         config is not None and config.memory_kib == want_kib,
         expected=_mib(want_kib),
         actual=_mib(config.memory_kib) if config else missing,
-        hint=f"edit <memory> in {p.domain_xml}, then virsh define {p.domain_xml} (or virsh edit {p.domain})",
+        hint="the persistent definition still has the old <memory>: editing a dumped file changes nothing "
+        "until libvirt is given it again",
     )
     yield check(
         "domain-current-memory",
@@ -58,12 +82,32 @@ def _domain(host: Host, p: DumpXmlParams) -> Iterator[Check]:
         desc == p.description,
         expected=p.description,
         actual=desc if desc is not None else (missing if config is None else "no <description>"),
-        hint=f"add <description>{p.description}</description> under <domain> "
-        f"(or: virsh desc {p.domain} --config '{p.description}')",
+        hint="a domain's free-text description is its <description> element, directly under <domain>",
+    )
+    changes = host.recorded_definitions(p.start_record).changes("domain", config, asked=DOMAIN_ASKED)
+    yield _unchanged(
+        "domain-unchanged",
+        f"nothing else in {p.domain}'s definition changed (name, UUID, disks, devices...)",
+        changes.unchanged,
+        changes.summary(),
+        hint="only memory, vCPUs and the description were asked: the rest of the definition must stay as it "
+        "was. Redefining a dump of a running guest bakes its runtime details into the definition "
+        "(that is what --inactive is for); a new UUID makes it another domain",
     )
 
 
-def _network(host: Host, p: DumpXmlParams) -> Iterator[Check]:
+@step(
+    2,
+    "Narrow the network's DHCP range, and redefine it",
+    hints=(
+        "A network's definition is XML too: the DHCP range is the <range> inside <ip><dhcp>; the file you "
+        "edit is only a copy, and libvirt reads it when you define it again. Change nothing else: the bridge, "
+        "the addresses and the UUID stay.",
+        "virsh net-dumpxml NETWORK > FILE; edit start= and end= of <range> in FILE; virsh net-define FILE "
+        "(or virsh net-edit NETWORK)",
+    ),
+)
+def network(host: Host, p: DumpXmlParams) -> Checks:
     net = host.network(p.network)
     config = net.config if net.is_persistent else None
     ranges = [(r.start, r.end) for r in config.dhcp_ranges()] if config else []
@@ -74,12 +118,32 @@ def _network(host: Host, p: DumpXmlParams) -> Iterator[Check]:
         ranges == [(p.dhcp_start, p.dhcp_end)],
         expected=f"{p.dhcp_start}-{p.dhcp_end}",
         actual=shown if config else f"no defined network {p.network}",
-        hint=f"edit <range> in {p.network_xml}, then virsh net-define {p.network_xml}: "
-        "editing the file alone changes nothing",
+        hint="libvirt's definition still has the old range: editing the file alone changes nothing, "
+        "libvirt has to be given it",
+    )
+    changes = host.recorded_definitions(p.start_record).changes("network", config, asked=NETWORK_ASKED)
+    yield _unchanged(
+        "network-unchanged",
+        f"nothing else in {p.network}'s definition changed (bridge, addresses, UUID...)",
+        changes.unchanged,
+        changes.summary(),
+        hint="only the DHCP range was asked: a renamed bridge, a new address or a new UUID is a different "
+        "network to everything that uses this one",
     )
 
 
-def _pool(host: Host, p: DumpXmlParams) -> Iterator[Check]:
+@step(
+    3,
+    "Define the directory pool, build it and start it",
+    hints=(
+        "A storage pool is an XML definition too. Defined, it is persistent (it survives a libvirtd restart); "
+        "only created, it is transient. A dir pool's directory has to be made, and volumes exist only while "
+        "the pool runs.",
+        "virsh pool-define-as POOL dir --target PATH (or write the XML and virsh pool-define FILE), "
+        "then virsh pool-build POOL and virsh pool-start POOL",
+    ),
+)
+def pool(host: Host, p: DumpXmlParams) -> Checks:
     pool = host.pool(p.pool)
     config = pool.config
     kind, target = (config.type, config.target_path) if config else (None, None)
@@ -89,7 +153,8 @@ def _pool(host: Host, p: DumpXmlParams) -> Iterator[Check]:
         kind == "dir" and target == p.pool_path,
         expected=f"type dir, target {p.pool_path}",
         actual=f"type {kind}, target {target}" if config else f"no pool {p.pool}",
-        hint=f"virsh pool-define-as {p.pool} dir --target {p.pool_path}",
+        hint="a dir pool is a directory of image files: its type is dir and its <target><path> is the "
+        "directory (p.pool_path)",
     )
     yield check(
         "pool-persistent",
@@ -97,7 +162,7 @@ def _pool(host: Host, p: DumpXmlParams) -> Iterator[Check]:
         pool.is_persistent,
         expected="persistent",
         actual="persistent" if pool.is_persistent else ("transient" if pool.exists else "missing"),
-        hint="pool-create/pool-create-as make a transient pool: use pool-define (or pool-define-as), then pool-start",
+        hint="a pool that is only created is transient, gone once it stops: a pool has to be defined to persist",
     )
     yield check(
         "pool-active",
@@ -105,8 +170,33 @@ def _pool(host: Host, p: DumpXmlParams) -> Iterator[Check]:
         pool.is_active,
         expected="active",
         actual="active" if pool.is_active else ("inactive" if pool.exists else "missing"),
-        hint=f"virsh pool-build {p.pool} (makes the directory), then virsh pool-start {p.pool}",
+        hint="a defined pool is not running yet: its directory must exist (libvirt can make it) and the pool "
+        "be started",
     )
+    changes = host.recorded_definitions(p.start_record).changes(
+        "pool", config, asked=POOL_ASKED, filled=POOL_FILLED, accept={"target/permissions/mode": _owner_only_writes}
+    )
+    yield _unchanged(
+        "pool-unchanged",
+        f"{p.pool}'s definition holds only what was asked (and what libvirt fills in)",
+        changes.unchanged,
+        changes.summary(),
+        hint="the task asked for a dir pool at its path and nothing more: anything else in the definition "
+        "(a directory that others may write to, say) is a change nobody asked for",
+    )
+
+
+@step(
+    4,
+    "Create the qcow2 volume in the pool",
+    hints=(
+        "A volume is an image in a pool, made through libvirt; in a dir pool it is a file, and its format "
+        "is raw unless you say otherwise.",
+        "virsh vol-create-as POOL NAME SIZE --format FORMAT",
+    ),
+)
+def volume(host: Host, p: DumpXmlParams) -> Checks:
+    pool = host.pool(p.pool)
     vol = pool.volume(p.volume)
     names = ", ".join(pool.volume_names()) or "no volumes"
     fmt = vol.format if vol else None
@@ -116,8 +206,7 @@ def _pool(host: Host, p: DumpXmlParams) -> Iterator[Check]:
         fmt == p.volume_format,
         expected=f"{p.volume} ({p.volume_format})",
         actual=f"{p.volume} ({fmt})" if vol else (names if pool.is_active else "pool not running"),
-        hint=f"virsh vol-create-as {p.pool} {p.volume} {p.volume_size_gib}G --format {p.volume_format} "
-        "(without --format a dir pool makes raw)",
+        hint="a volume's format is chosen when it is made, and a dir pool makes raw unless told otherwise",
     )
     size = vol.capacity if vol else None
     yield check(
@@ -126,5 +215,16 @@ def _pool(host: Host, p: DumpXmlParams) -> Iterator[Check]:
         size == p.volume_bytes,
         expected=f"{p.volume_bytes} bytes",
         actual=f"{size} bytes" if vol else "no volume",
-        hint=f"virsh vol-list {p.pool} --details shows capacities; virsh vol-resize changes one",
+        hint="the size given when a volume is made is its capacity (virsh vol-list POOL --details shows it)",
+    )
+
+
+def _unchanged(id: str, title: str, unchanged: bool, differences: str, hint: str) -> Check:
+    return check(
+        id,
+        title,
+        unchanged,
+        expected="the starting definition, apart from what was asked",
+        actual=differences,
+        hint=hint,
     )

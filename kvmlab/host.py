@@ -8,6 +8,7 @@ from kvmlab.accel import Verdict, cached_verdict
 from kvmlab.connection import Connection
 from kvmlab.resources.bridge import Bridge
 from kvmlab.resources.console import GuestConsole
+from kvmlab.resources.definitions import RecordedDefinitions
 from kvmlab.resources.domain import Domain
 from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.network import Network
@@ -42,6 +43,10 @@ class Host:
     def trainee_file(self, path: str | Path) -> TraineeFile:
         """A file the trainee wrote for the grader (a verdict, figures, readings): read with a size cap."""
         return TraineeFile(path)
+
+    def recorded_definitions(self, record: str | Path) -> RecordedDefinitions:
+        """The definitions a lab's start recorded (kvmlab.resources.definitions): what "left unchanged" is."""
+        return RecordedDefinitions(record)
 
     def bridge(self, name: str) -> Bridge:
         return Bridge(name)

@@ -4,6 +4,11 @@ Start defines the domain (the tiny guest, shut off) and the network, so there
 is real XML to dump; the trainee edits both and redefines them, then builds
 the storage pool from nothing and puts a volume in it. The seed names them
 ``tianyun``, ``mynet`` and ``mypool``.
+
+Start also records the three definitions as they begin (libvirt's own
+description of the domain and the network, and the pool the trainee is asked
+to define): the grader compares with them, so an edit nobody asked for (a
+renamed bridge, a new UUID) does not pass.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvmlab.labs.base import Lab, Params, lab
+from kvmlab.resources.definitions import RecordedDefinitions
 from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 
@@ -41,6 +47,7 @@ class DumpXmlParams(Params):
     volume: str
     volume_format: str
     volume_size_gib: int
+    start_record: str  # the definitions as the lab started them: what the grader compares with
     uri: str
 
     @property
@@ -88,6 +95,7 @@ class DumpXml(Lab):
             volume="data.qcow2",
             volume_format="qcow2",
             volume_size_gib=1,
+            start_record=str(kit.path("start-definitions.json")),
             uri=kit.uri,
         )
 
@@ -95,6 +103,9 @@ class DumpXml(Lab):
         p = self.params(kit)
         kit.lab_guest(kit.guest_spec("tianyun"), running=False)
         kit.define_network(mynet_xml(p))
+        record = RecordedDefinitions(p.start_record)
+        # Written once: a second start must not take the trainee's edits for the starting point.
+        kit.make("file", p.start_record, lambda: record.write(starting_definitions(kit, p)), record.path.exists)
         # What the trainee makes; finish removes the volume file, then the pool's directory.
         kit.expect("pool", p.pool)
         kit.expect("dir", p.pool_path)
@@ -107,6 +118,18 @@ class DumpXml(Lab):
         solve_domain(kit, p)
         solve_network(kit, p)
         solve_pool(kit, p)
+
+
+def starting_definitions(kit: Toolkit, p: DumpXmlParams) -> dict[str, str]:
+    """What each object is before the trainee's work, as libvirt describes it (UUIDs, MACs, addresses filled in).
+
+    The pool does not exist yet: its starting point is the definition the
+    task asks for, a dir pool at p.pool_path and nothing more.
+    """
+    domain, network = kit.host.domain(p.domain).config, kit.host.network(p.network).config
+    assert domain is not None and network is not None, "start defines both before recording them"
+    pool = kit.virsh("pool-define-as", p.pool, "dir", "--target", p.pool_path, "--print-xml")
+    return {"domain": domain.xml(), "network": network.xml(), "pool": pool}
 
 
 # The reference solution in parts, so the known-wrong solutions in the tests
