@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
-from collections.abc import Iterator
-from pathlib import Path
-
-from kvmlab.grading import Check, check
+from kvmlab.grading import Check, Checks, check, step
 from kvmlab.host import Host
-from kvmlab.labs.networks import Clash, NetSpec, NetworksParams, clashes, network_state, subnet_of
-from kvmlab.xmlviews import NetworkXML
+from kvmlab.labs.networks import NetSpec, NetworksParams
 
 
 def _listing(problems: list[str]) -> str:
     return "; ".join(problems) or "all as asked"
 
 
-def checks(host: Host, p: NetworksParams) -> Iterator[Check]:
+def _wrong(n: NetSpec, what: str, have: object, asked: object) -> str:
+    return f"{n.name}: {what} {have} (asked {asked})"
+
+
+@step(
+    1,
+    "Write the four isolated networks' XML and define them",
+    hints=(
+        "One libvirt network per subnet: a bridge holding the subnet's .1 address, a DHCP range inside the "
+        "subnet that leaves .1 out, a bridge name of your own, and no <forward> element (that is what makes it "
+        "isolated). Defined, a network is persistent; created, it is transient.",
+        "<network><name>NAME</name><bridge name='BRIDGE'/><ip address='GATEWAY' netmask='NETMASK'><dhcp>"
+        "<range start='FIRST' end='LAST'/></dhcp></ip></network> in a file per network, then virsh net-define FILE",
+    ),
+)
+def define(host: Host, p: NetworksParams) -> Checks:
     nets = {n.name: host.network(n.name) for n in p.nets}
-    configs: dict[str, NetworkXML | None] = {
-        name: net.config if net.is_persistent else None for name, net in nets.items()
-    }
+    configs = {name: net.config if net.is_persistent else None for name, net in nets.items()}
 
     missing = [
         f"{n.name} {'is transient' if nets[n.name].exists else 'missing'}" for n in p.nets if not configs[n.name]
@@ -32,27 +39,25 @@ def checks(host: Host, p: NetworksParams) -> Iterator[Check]:
         not missing,
         expected=f"{len(p.nets)} persistent networks",
         actual=_listing(missing),
-        hint="virsh net-define FILE for each (net-create makes a transient network that is gone after net-destroy)",
+        hint="each network has to be defined, so that it persists: a network that is only created is transient, "
+        "gone once it stops",
     )
 
     defined = [(n, config) for n in p.nets if (config := configs[n.name]) is not None]
-
-    def wrong(n: NetSpec, what: str, have: object, asked: object) -> str:
-        return f"{n.name}: {what} {have} (asked {asked})"
-
+    subnets = host.subnets()
     bad_subnets = []
     for n, config in defined:
-        subnet = subnet_of(config)
+        subnet = subnets.defined(n.name)
         if config.ip_address != n.gateway or subnet != n.network:
             have = f"{config.ip_address}/{subnet.prefixlen if subnet else '?'}"
-            bad_subnets.append(wrong(n, "ip", have, f"{n.gateway}/{n.network.prefixlen}"))
+            bad_subnets.append(_wrong(n, "ip", have, f"{n.gateway}/{n.network.prefixlen}"))
     yield check(
         "subnets",
         "each network's bridge address is .1 of its subnet",
         not missing and not bad_subnets,
         expected=", ".join(f"{n.gateway}/{n.network.prefixlen}" for n in p.nets),
         actual=_listing(bad_subnets) if not missing else "not all defined",
-        hint="<ip address='192.168.X.1' netmask='255.255.255.0'> (or prefix='24'): "
+        hint="the <ip> element gives the host's address on the bridge and, with the netmask, the subnet: "
         "a wrong netmask makes the network cover other subnets",
     )
 
@@ -61,25 +66,25 @@ def checks(host: Host, p: NetworksParams) -> Iterator[Check]:
         ranges = [(r.start, r.end) for r in config.dhcp_ranges()]
         if ranges != [(n.dhcp_start, n.dhcp_end)]:
             shown = ", ".join(f"{s}-{e}" for s, e in ranges) or "none"
-            bad_ranges.append(wrong(n, "range", shown, f"{n.dhcp_start}-{n.dhcp_end}"))
+            bad_ranges.append(_wrong(n, "range", shown, f"{n.dhcp_start}-{n.dhcp_end}"))
     yield check(
         "dhcp-ranges",
         "each network hands out its asked DHCP range",
         not missing and not bad_ranges,
         expected=", ".join(f"{n.dhcp_start}-{n.dhcp_end}" for n in p.nets),
         actual=_listing(bad_ranges) if not missing else "not all defined",
-        hint="<ip ...><dhcp><range start='...' end='...'/></dhcp></ip>; the range must not include the "
-        "bridge's own address (.1), which dnsmasq would then hand to a guest",
+        hint="the DHCP range sits inside <ip><dhcp>; it must not include the bridge's own address (.1), "
+        "which dnsmasq would then hand to a guest",
     )
 
-    bad_bridges = [wrong(n, "bridge", config.bridge, n.bridge) for n, config in defined if config.bridge != n.bridge]
+    bad_bridges = [_wrong(n, "bridge", config.bridge, n.bridge) for n, config in defined if config.bridge != n.bridge]
     yield check(
         "bridges",
         "each network has its own named bridge",
         not missing and not bad_bridges,
         expected=", ".join(f"{n.name}: {n.bridge}" for n in p.nets),
         actual=_listing(bad_bridges) if not missing else "not all defined",
-        hint="<bridge name='...'/>; without it libvirt picks the next free virbrN",
+        hint="a network names its bridge in its XML; without a name libvirt picks the next free virbrN",
     )
 
     forwarding = []
@@ -95,15 +100,28 @@ def checks(host: Host, p: NetworksParams) -> Iterator[Check]:
         expected="no <forward> in any of them",
         actual=_listing(forwarding),
         hint="an isolated network has no <forward>: guests reach each other and the host, nothing else; "
-        "remove the element and net-define again",
+        "the definition has to lose the element",
     )
 
-    taken = clashes(host, p)
-    held = {c.net.name for c in taken}
+
+@step(
+    2,
+    "Start the networks on free subnets, and leave the clashing one and libvirt's default alone",
+    hints=(
+        "Only one running network can own a subnet. libvirt's default network holds its subnet even while "
+        "stopped (anyone may start it, and it usually autostarts); any other network holds one while it runs. "
+        "Start yours where the subnet is free; the one whose subnet is held stays defined, stopped, without "
+        "autostart; default is not yours to change.",
+        "virsh net-start NAME for each network whose subnet is free; the other stays as net-define left it",
+    ),
+)
+def start(host: Host, p: NetworksParams) -> Checks:
+    taken = host.subnets().clashes(p.wanted, p.default_network)
+    held = {c.network for c in taken}
     to_run = [n for n in p.nets if n.name not in held]
     stopped = []
     for n in to_run:
-        live = nets[n.name].live  # the bridge libvirt really made (its name is the "bridges" check's business)
+        live = host.network(n.name).live  # the bridge libvirt really made (its name is the "bridges" check's)
         if live is None:
             stopped.append(f"{n.name} is not running")
         elif not (live.bridge and host.bridge(live.bridge).exists):
@@ -114,20 +132,32 @@ def checks(host: Host, p: NetworksParams) -> Iterator[Check]:
         not stopped,
         expected="running: " + (", ".join(n.name for n in to_run) or "none (every subnet is held by another network)"),
         actual=_listing(stopped),
-        hint="virsh net-start NAME (then `ip -br addr show dev BRIDGE` shows the .1 address)",
+        hint="a defined network is not running yet: starting it makes its bridge and its dnsmasq",
     )
-
     yield _no_overlap(host, p)
-    yield _clash_handled(host, p, taken)
+
+    bad = []
+    for name in sorted(held):
+        net = host.network(name)
+        if net.is_active:
+            bad.append(f"{name} is running")
+        if net.is_autostart:
+            bad.append(f"{name} is autostarted")
+    yield check(
+        "clash-handled",
+        "a subnet another network holds (libvirt's default, or one running) is left to it: yours stays stopped",
+        not bad,
+        expected="; ".join(f"{c.network} defined, not running, no autostart ({c})" for c in taken)
+        or "no clash on this host",
+        actual=_listing(bad),
+        hint=f"only one running network can own a subnet: your network on a held subnet must neither run nor "
+        f"start at boot, and {p.default_network} is never yours to stop or change",
+    )
     yield _default_untouched(host, p)
 
 
 def _no_overlap(host: Host, p: NetworksParams) -> Check:
-    active: dict[str, ipaddress.IPv4Network] = {}
-    for name in host.network_names():
-        subnet = subnet_of(host.network(name).live)
-        if subnet is not None:
-            active[name] = subnet
+    active = host.subnets().running()
     ours = {n.name for n in p.nets}
     pairs = sorted(
         {
@@ -148,38 +178,21 @@ def _no_overlap(host: Host, p: NetworksParams) -> Check:
     )
 
 
-def _clash_handled(host: Host, p: NetworksParams, taken: list[Clash]) -> Check:
-    bad = []
-    for name in sorted({c.net.name for c in taken}):
-        net = host.network(name)
-        if net.is_active:
-            bad.append(f"{name} is running")
-        if net.is_autostart:
-            bad.append(f"{name} is autostarted")
-    return check(
-        "clash-handled",
-        "a subnet another network holds (libvirt's default, or one running) is left to it: yours stays stopped",
-        not bad,
-        expected="; ".join(f"{c.net.name} defined, not running, no autostart ({c})" for c in taken)
-        or "no clash on this host",
-        actual=_listing(bad),
-        hint=f"only one running network can own a subnet: `virsh net-dumpxml {p.default_network}` shows "
-        f"what libvirt's default claims; virsh net-destroy / net-autostart --disable your own network, "
-        f"never touch {p.default_network}",
-    )
-
-
 def _default_untouched(host: Host, p: NetworksParams) -> Check:
-    snap = Path(p.default_snapshot)
-    before = json.loads(snap.read_text()) if snap.exists() else None
-    now = network_state(host.network(p.default_network))
-    changed = sorted(k for k in now if before is not None and before.get(k) != now[k])
+    # The snapshot is a file in the trainee's lab directory: read with the bounded reader, so a
+    # broken one is this check failing with the reason, not the grader giving up.
+    before, why = host.trainee_file(p.default_snapshot).json_object()
+    changed = host.network_state(p.default_network).changed_since(before) if before is not None else []
+    if before is None:
+        actual = f"the snapshot taken at lab start ({p.default_snapshot}) cannot be read: {why}"
+    else:
+        actual = "changed: " + ", ".join(changed) if changed else "unchanged"
     return check(
         "default-untouched",
         f"libvirt's {p.default_network} network is exactly as it was before the lab",
         before is not None and not changed,
         expected="unchanged definition, state and autostart",
-        actual=("changed: " + ", ".join(changed) if changed else "unchanged") if before else "lab not started",
-        hint=f"{p.default_network} is not yours: put it back as it was (virsh net-define the saved XML, "
-        "net-start or net-destroy, net-autostart) and leave it alone",
+        actual=actual,
+        hint=f"{p.default_network} is not yours: put it back as it was (its definition, running or not, autostart) "
+        "and leave it alone; a broken snapshot comes back with `kvmlab lab reset networks`",
     )

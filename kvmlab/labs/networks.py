@@ -16,11 +16,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from kvmlab.host import Host
 from kvmlab.labs.base import Lab, Params, lab
-from kvmlab.resources.network import Network
 from kvmlab.toolkit import Toolkit
-from kvmlab.xmlviews import NetworkXML
 
 # The seed's subnets. Per-trainee variants will change these in params().
 SUBNETS = ("192.168.122.0/24", "192.168.133.0/24", "192.168.144.0/24", "192.168.155.0/24")
@@ -63,6 +60,11 @@ class NetworksParams(Params):
     default_snapshot: str  # its state when the lab started, to prove it was left alone
     uri: str
 
+    @property
+    def wanted(self) -> dict[str, ipaddress.IPv4Network]:
+        """Each network's name and the subnet it asks for (what host.subnets().clashes compares)."""
+        return {n.name: n.network for n in self.nets}
+
     def net(self, subnet_or_name: str) -> NetSpec:
         """p.net("133") or p.net("net133"): one of the trainee's networks, by the seed subnet it stands for."""
         for n in self.nets:
@@ -81,63 +83,6 @@ def network_xml(n: NetSpec) -> str:
     ET.SubElement(dhcp, "range", start=n.dhcp_start, end=n.dhcp_end)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode") + "\n"
-
-
-def subnet_of(xml: NetworkXML | None) -> ipaddress.IPv4Network | None:
-    """The IPv4 subnet a network's (first) <ip> element claims, None if it has none."""
-    if xml is None or not xml.ip_address:
-        return None
-    mask = xml.netmask or str(xml.prefix if xml.prefix is not None else 24)
-    try:
-        return ipaddress.IPv4Interface(f"{xml.ip_address}/{mask}").network
-    except ValueError:
-        return None  # an IPv6 <ip> first, or nonsense: it claims no IPv4 subnet
-
-
-@dataclass(frozen=True)
-class Clash:
-    """One of the trainee's subnets that another network holds: theirs, so ours must stay stopped."""
-
-    net: NetSpec
-    holder: str
-    subnet: ipaddress.IPv4Network
-    why: str
-
-    def __str__(self) -> str:
-        return f"{self.net.subnet}: {self.holder} ({self.subnet}) {self.why}"
-
-
-def clashes(host: Host, p: NetworksParams) -> list[Clash]:
-    """Subnets of the trainee's networks that a network not theirs holds.
-
-    libvirt's default network holds its subnet even while stopped (anyone may
-    start it, and it usually autostarts); any other network holds one while it
-    runs. Only one running network can own a subnet.
-    """
-    ours = {n.name for n in p.nets}
-    found: list[Clash] = []
-    for name in host.network_names():
-        if name in ours:
-            continue
-        net = host.network(name)
-        if name == p.default_network:
-            subnet, why = subnet_of(net.config), "is libvirt's default network"
-        else:
-            subnet, why = subnet_of(net.live), "is running"
-        if subnet is not None:
-            found.extend(Clash(n, name, subnet, why) for n in p.nets if n.network.overlaps(subnet))
-    return found
-
-
-def network_state(net: Network) -> dict[str, object]:
-    """What "left alone" means for a network we do not own: same definition, same state."""
-    config = net.config
-    return {
-        "exists": net.exists,
-        "active": net.is_active,
-        "autostart": net.is_autostart,
-        "xml": config.xml() if config is not None else "",
-    }
 
 
 @lab(
@@ -181,7 +126,7 @@ class Networks(Lab):
         snap = Path(p.default_snapshot)
         obj = kit.claim("file", p.default_snapshot)
         if not snap.exists():  # a second start keeps the first snapshot: that is the "before"
-            snap.write_text(json.dumps(network_state(kit.host.network(p.default_network))) + "\n")
+            snap.write_text(json.dumps(kit.host.network_state(p.default_network).as_dict()) + "\n")
         kit.owners.confirm(obj)
         for n in p.nets:
             kit.expect("network", n.name)
@@ -192,7 +137,7 @@ class Networks(Lab):
         for n in p.nets:
             Path(n.xml).write_text(network_xml(n))
             kit.virsh("net-define", n.xml)
-        taken = {c.net.name for c in clashes(kit.host, p)}
+        taken = {c.network for c in kit.host.subnets().clashes(p.wanted, p.default_network)}
         for n in p.nets:
             if n.name not in taken:
                 kit.virsh("net-start", n.name)

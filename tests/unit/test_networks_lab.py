@@ -1,13 +1,21 @@
-"""The networks lab's subnet logic on libvirt's test driver: which subnets another network holds."""
+"""The networks lab's subnet logic on libvirt's test driver: which subnets another network holds.
+
+The subnet facts live behind Host (kvmlab.resources.subnets, kvmlab.resources.netstate); the lab and its
+grader reach them through host.subnets() and host.network_state().
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+from pathlib import Path
 
 from kvmlab.connection import Connection
+from kvmlab.grading import Report, collect
 from kvmlab.host import Host
 from kvmlab.labs import registry
-from kvmlab.labs.networks import NetworksParams, clashes, network_xml, subnet_of
+from kvmlab.labs.networks import NetworksParams, network_xml
+from kvmlab.resources.subnets import Clash, subnet_of
 from kvmlab.session import LabSession
 from kvmlab.trainee import Trainee
 from kvmlab.xmlviews import NetworkXML
@@ -15,6 +23,10 @@ from kvmlab.xmlviews import NetworkXML
 DEFAULT = """<network><name>default</name><forward mode='nat'/><bridge name='virbr0'/>
 <ip address='192.168.122.1' netmask='255.255.255.0'/></network>"""
 OTHER_133 = "<network><name>bob-net133</name><bridge name='kb133'/><ip address='192.168.133.1' prefix='24'/></network>"
+
+
+def clashes(host: Host, p: NetworksParams) -> list[Clash]:
+    return host.subnets().clashes(p.wanted, p.default_network)
 
 
 def _params(conn: Connection) -> NetworksParams:
@@ -45,7 +57,7 @@ def test_default_network_holds_its_subnet_even_when_stopped(test_host: Connectio
     test_host.conn.networkDefineXML(DEFAULT)  # defined, never started
     p = _params(test_host)
     held = clashes(Host(test_host), p)
-    assert [(c.net.subnet, c.holder) for c in held] == [("192.168.122.0/24", "default")]
+    assert [(str(c.wanted), c.network, c.holder) for c in held] == [("192.168.122.0/24", p.net("122").name, "default")]
 
 
 def test_another_network_holds_a_subnet_only_while_running(test_host: Connection) -> None:
@@ -53,7 +65,7 @@ def test_another_network_holds_a_subnet_only_while_running(test_host: Connection
     p = _params(test_host)
     assert clashes(Host(test_host), p) == []  # foreign-net (192.168.200.0/24) and a stopped 133 hold nothing
     net.create()
-    assert [(c.net.subnet, c.holder) for c in clashes(Host(test_host), p)] == [("192.168.133.0/24", "bob-net133")]
+    assert [(str(c.wanted), c.holder) for c in clashes(Host(test_host), p)] == [("192.168.133.0/24", "bob-net133")]
 
 
 def test_the_trainees_own_networks_never_clash_with_themselves(test_host: Connection) -> None:
@@ -61,3 +73,44 @@ def test_the_trainees_own_networks_never_clash_with_themselves(test_host: Connec
     for n in p.nets:
         test_host.conn.networkDefineXML(network_xml(n)).create()
     assert clashes(Host(test_host), p) == []
+
+
+def _graded(conn: Connection, p: NetworksParams) -> Report:
+    lab = registry.get("networks")
+    return collect(lab.id, "default", lambda: lab.checks(Host(conn), p))
+
+
+def test_the_default_snapshot_compares_definition_state_and_autostart(test_host: Connection) -> None:
+    net = test_host.conn.networkDefineXML(DEFAULT)
+    p = _params(test_host)
+    Path(p.default_snapshot).parent.mkdir(parents=True, exist_ok=True)
+    Path(p.default_snapshot).write_text(json.dumps(Host(test_host).network_state("default").as_dict()))
+    assert _graded(test_host, p).by_id("default-untouched").passed
+    net.setAutostart(1)
+    row = _graded(test_host, p).by_id("default-untouched")
+    assert not row.passed and row.actual == "changed: autostart"
+
+
+def test_a_broken_default_snapshot_is_a_failed_check_that_says_so_not_a_grader_error(test_host: Connection) -> None:
+    test_host.conn.networkDefineXML(DEFAULT)
+    p = _params(test_host)
+    snapshot = Path(p.default_snapshot)
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    for content, why in (("{not json", "not JSON"), ("[1, 2]", "not a JSON object"), ("x" * (2 << 20), "larger")):
+        snapshot.write_text(content)
+        report = _graded(test_host, p)
+        assert "grader-error" not in report.failed_ids()
+        row = report.by_id("default-untouched")
+        assert not row.passed and why in row.actual and str(snapshot) in row.actual
+    snapshot.unlink()
+    row = _graded(test_host, p).by_id("default-untouched")
+    assert not row.passed and "no file" in row.actual
+
+
+def test_a_snapshot_missing_a_field_counts_that_field_as_changed(test_host: Connection) -> None:
+    test_host.conn.networkDefineXML(DEFAULT)
+    state = Host(test_host).network_state("default")
+    recorded = state.as_dict()
+    del recorded["xml"]
+    assert state.changed_since(recorded) == ["xml"]
+    assert state.changed_since(state.as_dict()) == []

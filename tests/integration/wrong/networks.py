@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from kvmlab.labs.networks import NetSpec, NetworksParams, clashes, network_xml
+from kvmlab.labs.networks import NetSpec, NetworksParams, network_xml
 from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 from tests.integration.wrong import Wrong
@@ -33,7 +33,7 @@ def _networks(
                 tweak(root, n)
             Path(n.xml).write_text(ET.tostring(root, encoding="unicode"))
             s.virsh("net-define", n.xml)
-        taken = {c.net.name for c in clashes(s.host, p)}
+        taken = {c.network for c in s.host.subnets().clashes(p.wanted, p.default_network)}
         for n in p.nets:
             if n.name not in taken and n.tag not in never_start:
                 s.virsh("net-start", n.name)
