@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kvmlab.errors import GuestTimeout
 from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT, bare_qemu_argv, wait_for_marker
-from kvmlab.guest.build import guest_files
+from kvmlab.guest.build import KERNEL_CMDLINE, guest_files
 from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
 from kvmlab.resources.agent import GuestAgent
@@ -27,6 +27,10 @@ class QemuParams(Params):
     qmp_socket: str
     pid_file: str
     console_log: str  # serial console of the hand-run guest
+    kernel: str  # what the trainee boots by hand: the lab guest's kernel, initramfs and command line
+    initrd: str
+    cmdline: str
+    memory_mib: int
     domain: str  # the same guest under libvirt (start defines it, shut off)
     raw_image: str
     qcow2_image: str
@@ -43,7 +47,8 @@ def hand_qemu_argv(p: QemuParams, accel: str | None = None, qmp: bool = True) ->
 
     ``accel`` and ``qmp`` exist so the tests can make the classic mistakes.
     """
-    argv = bare_qemu_argv(guest_files().require(), accel or p.accel, Path(p.console_log), None, None)
+    files = guest_files().require()
+    argv = bare_qemu_argv(files, accel or p.accel, Path(p.console_log), None, None, p.memory_mib)
     if qmp:
         argv += ["-qmp", f"unix:{p.qmp_socket},server=on,wait=off"]
     return [*argv, "-pidfile", p.pid_file, "-daemonize"]
@@ -64,6 +69,10 @@ class QemuKvm(Lab):
             qmp_socket=str(kit.path("qmp.sock")),
             pid_file=str(kit.path("qemu.pid")),
             console_log=str(kit.path("qemu-by-hand.console.log")),
+            kernel=str(guest_files().kernel),
+            initrd=str(guest_files().initrd),
+            cmdline=KERNEL_CMDLINE,
+            memory_mib=256,
             domain=kit.name("vm-qemu"),
             raw_image=str(kit.path("disk.raw")),
             qcow2_image=str(kit.path("disk.qcow2")),
