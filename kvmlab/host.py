@@ -10,6 +10,7 @@ from kvmlab.resources.bridge import Bridge
 from kvmlab.resources.console import GuestConsole
 from kvmlab.resources.definitions import RecordedDefinitions
 from kvmlab.resources.domain import Domain
+from kvmlab.resources.hostfile import FileTimes, HostFile
 from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.netstate import NetworkState
 from kvmlab.resources.network import Network
@@ -20,7 +21,7 @@ from kvmlab.resources.subnets import Subnets
 from kvmlab.resources.trainee_file import TraineeFile
 from kvmlab.xmlviews import DomainXML, InterfaceXML  # re-exported: graders annotate with them
 
-__all__ = ["DomainXML", "GuestConsole", "Host", "ImageInfo", "InterfaceXML", "Verdict"]
+__all__ = ["DomainXML", "FileTimes", "GuestConsole", "Host", "HostFile", "ImageInfo", "InterfaceXML", "Verdict"]
 
 
 class Host:
@@ -50,6 +51,10 @@ class Host:
 
     def image(self, path: str | Path) -> Image:
         return Image(path)
+
+    def file(self, path: str | Path) -> HostFile:
+        """A file on the host: mode, times (birth time too), whether a given path names it."""
+        return HostFile(path)
 
     def trainee_file(self, path: str | Path) -> TraineeFile:
         """A file the trainee wrote for the grader (a verdict, figures, readings): read with a size cap."""

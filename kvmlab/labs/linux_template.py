@@ -28,6 +28,7 @@ class TemplateParams(Params):
     template: str  # the golden guest's domain (shut off; never started again once sealed)
     base: str  # its disk: the image to seal, then the read-only base of every clone
     hostname: str  # what the sealed image's /etc/hostname says
+    sealed_hostnames: tuple[str, ...]  # the neutral names a sealed image may carry (virt-sysprep's, and its short form)
     clone1: str
     clone1_disk: str
     clone1_console_log: str  # where clone1's serial console goes once it has its own
@@ -71,6 +72,7 @@ class LinuxTemplate(Lab):
             template=template,
             base=str(kit.path(f"{template}.qcow2")),
             hostname=SEALED_HOSTNAMES[0],
+            sealed_hostnames=SEALED_HOSTNAMES,
             clone1=clone1,
             clone1_disk=str(kit.path(f"{clone1}.qcow2")),
             clone1_console_log=str(kit.path(f"{clone1}.console.log")),
@@ -111,14 +113,20 @@ class LinuxTemplate(Lab):
         boot_clone(kit, p.clone1)
 
 
-def seal(kit: Toolkit, image: str, extra: list[str]) -> None:
-    """virt-sysprep's default operations, keeping /etc/machine-id empty.
+# machine-id(5): a file that says "uninitialized" (or no file) makes the next boot a first boot.
+FIRST_BOOT_MACHINE_ID = "uninitialized"
 
-    libguestfs 1.48's customize step writes a fresh machine-id into an empty
-    one (virt-sysprep runs it after its machine-id operation), so the file is
-    truncated again as the last customize action.
+
+def seal(kit: Toolkit, image: str, extra: list[str]) -> None:
+    """virt-sysprep's default operations, /etc/machine-id left saying "uninitialized".
+
+    virt-sysprep's machine-id operation empties the file, and libguestfs
+    1.48's customize step then writes a fresh id into an empty one; an empty
+    file is no first boot to systemd anyway. The last customize action
+    writes the first-boot marker machine-id(5) describes.
     """
-    guestfs.run_tool(["virt-sysprep", "-a", image, *extra, "--truncate", "/etc/machine-id"], kit.verdict.accel)
+    write = ["--write", f"/etc/machine-id:{FIRST_BOOT_MACHINE_ID}"]
+    guestfs.run_tool(["virt-sysprep", "-a", image, *extra, *write], kit.verdict.accel)
 
 
 def clone(kit: Toolkit, original: str, name: str, disk: str) -> None:

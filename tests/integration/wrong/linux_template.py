@@ -42,22 +42,40 @@ def _template(
     read_only: bool = True,
     make_disk: Callable[[TemplateParams, str], None] = _overlay,
     copied_xml: bool = False,
+    seal_after_overlays: bool = False,
+    clone1_driver: str | None = None,
 ) -> Callable[[Toolkit], None]:
     def apply(s: Toolkit) -> None:
         p = _params(s)
-        if sealed:
+        if sealed and not seal_after_overlays:
             seal(s, p.base, ["--hostname", p.hostname])
-        if read_only:
+        if read_only and not seal_after_overlays:
+            run(["chmod", "0444", p.base])
+        for _name, disk in p.clones:
+            make_disk(p, disk)
+        if seal_after_overlays:  # the base changes under overlays that already exist
+            seal(s, p.base, ["--hostname", p.hostname])
             run(["chmod", "0444", p.base])
         for name, disk in p.clones:
-            make_disk(p, disk)
             if copied_xml:
                 _copied_xml(s, p, name, disk)
             else:
                 clone(s, p.template, name, disk)
+        if clone1_driver:
+            # A hand-edited definition: the qcow2 overlay opened as another format.
+            run(["virt-xml", "--connect", s.uri, p.clone1, "--edit", "--disk", f"driver.type={clone1_driver}"])
         boot_clone(s, p.clone1)
 
     return apply
+
+
+def _machine_id_emptied(s: Toolkit) -> None:
+    """virt-sysprep, then the machine-id truncated last: no id of its own, but no first boot either."""
+    p = _params(s)
+    guestfs.run_tool(
+        ["virt-sysprep", "-a", p.base, "--hostname", p.hostname, "--truncate", "/etc/machine-id"], s.verdict.accel
+    )
+    _template(sealed=False)(s)
 
 
 def _sealed_without_hostname(s: Toolkit) -> None:
@@ -66,7 +84,7 @@ def _sealed_without_hostname(s: Toolkit) -> None:
     guestfs.run_tool(
         [
             "virt-customize", "-a", p.base,
-            "--truncate", "/etc/machine-id",
+            "--write", "/etc/machine-id:uninitialized",
             "--delete", "/etc/ssh/ssh_host_*",
             "--truncate", "/var/log/messages",
             "--delete", "/root/.bash_history",
@@ -86,4 +104,8 @@ WRONG = [
     Wrong("hostname-not-reset", _sealed_without_hostname, frozenset({"sealed-hostname"})),
     Wrong("base-left-writable", _template(read_only=False), frozenset({"base-read-only"})),
     Wrong("copied-xml-keeps-the-mac", _template(copied_xml=True), frozenset({"clones-distinct-mac"})),
+    Wrong("sealed-after-the-overlays", _template(seal_after_overlays=True), frozenset({"base-final-before-overlays"})),
+    # The clone boots anyway, from the initramfs alone (hostname=kvmlab machine-id=none).
+    Wrong("clone-disk-opened-as-raw", _template(clone1_driver="raw"), frozenset({"clones-defined", "clone-boots"})),
+    Wrong("machine-id-emptied-not-uninitialized", _machine_id_emptied, frozenset({"sealed-machine-id"})),
 ]
