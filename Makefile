@@ -15,8 +15,10 @@ lab: setup
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $(JUPYTER_ROOT_FLAG) \
 		--ServerApp.root_dir=labs --LabApp.default_url=/lab/tree/00-welcome.ipynb
 
+# Two workers (one per core); the durations of every test go to build/test-durations.txt.
 test: setup lint
-	$(BIN)/pytest
+	@mkdir -p build
+	set -o pipefail; $(BIN)/pytest -n 2 --dist loadgroup --durations=50 2>&1 | tee build/test-durations.txt
 
 unit:
 	$(BIN)/pytest tests/unit -q

@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,6 +80,82 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         testhome.remove(home)
 
 
+# -- two workers on one host (pytest-xdist --dist loadgroup) ------------------------
+#
+# Tests that share a trainee share a group (one worker runs them in order): a
+# lab's contract and its known-wrong solutions, a notebook's cells, a module's
+# tests. Tests marked `alone` disturb or measure the whole host (restarting
+# libvirtd, KSM, a snapshot of every libvirt object): they take the host lock
+# exclusively, every other integration test takes it shared.
+
+_STARTED = time.monotonic()
+_DURATIONS: list[tuple[float, str]] = []
+
+
+def _group(item: pytest.Item) -> str | None:
+    path = Path(str(item.fspath))
+    if path.suffix == ".ipynb":
+        return str(path)
+    if path.name == "test_contract.py" and hasattr(item, "callspec") and "lab" in item.callspec.params:
+        return f"lab:{item.callspec.params['lab'].id}"
+    if "integration" in path.parts and path.name not in ("test_editions.py",):
+        return str(path)
+    return None
+
+
+def _alone(item: pytest.Item) -> bool:
+    if item.get_closest_marker("alone"):
+        return True
+    params = getattr(item, "callspec", None)
+    lab = params.params.get("lab") if params else None
+    return getattr(lab, "id", None) == "memory-virt" or "memory-virt" in Path(str(item.fspath)).name
+
+
+class _HostLock:
+    """Shared for ordinary integration tests, exclusive for `alone` ones; a turnstile keeps writers from starving."""
+
+    def __init__(self, home: Path) -> None:
+        self.lock = home / "host.lock"
+        self.turnstile = home / "host.turnstile"
+
+    def hold(self, exclusive: bool) -> Iterator[None]:
+        with self.lock.open("a") as lock, self.turnstile.open("a") as gate:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            finally:
+                if not exclusive:
+                    fcntl.flock(gate, fcntl.LOCK_UN)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+def _host_share(request: pytest.FixtureRequest) -> Iterator[None]:
+    item = request.node
+    if "integration" not in item.keywords and Path(str(item.fspath)).suffix != ".ipynb":
+        yield
+        return
+    yield from _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(_alone(item))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _DURATIONS.append((report.duration, report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _is_controller(terminalreporter.config) or not _DURATIONS:
+        return
+    wall = time.monotonic() - _STARTED
+    terminalreporter.write_sep("=", f"kvmlab suite: {wall / 60:.1f} min wall time")
+    for duration, nodeid in sorted(_DURATIONS, reverse=True)[:10]:
+        terminalreporter.write_line(f"{duration:8.1f} s  {nodeid}")
+
+
 # -- notebooks: "Check my work" must really turn green --------------------------
 #
 # nbval proves that every cell runs. That alone would pass a notebook whose
@@ -92,6 +171,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     last: dict[Path, pytest.Item] = {}
     for item in items:
+        group = _group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb" and EDITIONS in path.parents:
             last[path] = item

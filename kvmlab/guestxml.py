@@ -39,6 +39,9 @@ class GuestSpec:
     machine: str = "pc"  # i440fx: PCI hot-plug needs no spare root ports, unlike q35
     nics: tuple[Nic, ...] = ()
     graphics: str | None = None  # "spice" or "vnc", always listening on 127.0.0.1 only
+    # Stable for the same trainee, lab and guest (kvmlab.toolkit): a saved ready state restores
+    # only into a definition with the UUID it was saved from (kvmlab.guest.ready).
+    uuid: str | None = None
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -52,6 +55,8 @@ def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
     ET.register_namespace("kvmlab", OWNER_NS)
     dom = ET.Element("domain", type=spec.domain_type)
     _sub(dom, "name", spec.name)
+    if spec.uuid:
+        _sub(dom, "uuid", spec.uuid)
     meta = _sub(dom, "metadata")
     _sub(meta, f"{{{OWNER_NS}}}owner", trainee=spec.trainee, lab=spec.lab)
     _sub(dom, "memory", str(spec.max_memory_mib or spec.memory_mib), unit="MiB")

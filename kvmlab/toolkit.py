@@ -10,7 +10,10 @@ trainee's lock.
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -214,8 +217,10 @@ class Toolkit:
         from kvmlab.guestxml import GuestSpec
 
         name = self.name(base)
+        stable = uuid.uuid5(uuid.NAMESPACE_URL, f"kvmlab:{paths.data_dir()}:{self.uri}:{self.lab.id}:{name}")
         return GuestSpec(
             name=name,
+            uuid=str(stable),
             domain_type=self.verdict.domain_type,
             disk=self.path(f"{name}.qcow2"),
             console_log=self.path(f"{name}.console.log"),
@@ -230,13 +235,62 @@ class Toolkit:
 
         files = self.guest_files
         self.make_dir()
+        pristine = not spec.disk.exists() and not self.owners.record.find("domain", spec.name, self.uri)
         self.make_overlay(spec.disk, files.disk)
         self.owners.confirm(self.claim("file", str(spec.console_log)))
         dom = self.define_domain(lab_guest_xml(spec, files))
         if running and not dom.isActive():
-            self.progress(f"starting guest {spec.name} ({self.verdict.accel})")
-            self.boot(dom, spec.console_log)
+            if pristine and spec.uuid:
+                self.boot_ready(dom, spec.disk, spec.console_log)
+            else:  # the trainee has used this guest: boot it, never put a saved disk over their work
+                self.progress(f"starting guest {spec.name} ({self.verdict.accel})")
+                self.boot(dom, spec.console_log)
         return self.host.domain(spec.name)
+
+    def boot_ready(self, dom: libvirt.virDomain, disk: Path, console_log: Path) -> None:
+        """A guest just made by this start: restored from its saved ready state, or booted and saved once.
+
+        See kvmlab.guest.ready. Any failure of the saved state falls back to a boot.
+        """
+        from kvmlab.accel import cache_key
+        from kvmlab.capacity import ensure_memory_for
+        from kvmlab.guest import ready
+        from kvmlab.resources.agent import GuestAgent
+
+        manifest = json.dumps(self.guest_files.manifest(), sort_keys=True)
+        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        cache = ready.key(xml, manifest, cache_key(), self.verdict.accel)
+        found = ready.entry(cache)
+        if found.complete and ready.limit_bytes():
+            ensure_memory_for(dom.name(), dom.info()[2] // 1024)
+            started = time.monotonic()
+            try:
+                ready.restore(self.connection.conn, found, disk, console_log)
+            except (libvirt.libvirtError, OSError, subprocess.CalledProcessError) as err:
+                ready.forget(cache)  # QEMU or the guest changed under it: boot instead
+                self.progress(f"saved state of {dom.name()} unusable ({err}): booting it")
+            else:
+                self.progress(
+                    f"guest {dom.name()} restored from its saved ready state in {time.monotonic() - started:.1f} s"
+                )
+                return
+        self.progress(f"starting guest {dom.name()} ({self.verdict.accel})")
+        self.boot(dom, console_log)
+        if not ready.limit_bytes():
+            return
+        # The agent answers about a second after the readiness line: save after it, so restored guests answer at once.
+        GuestAgent(dom).wait(30)
+        try:
+            saved = ready.save(dom, cache, disk, console_log)
+        except (libvirt.libvirtError, OSError, subprocess.CalledProcessError) as err:
+            ready.forget(cache)
+            self.progress(f"could not save the ready state of {dom.name()} ({err}): it boots next time too")
+            if not dom.isActive():  # the save had stopped it: start it again the long way
+                self.boot(dom, console_log)
+            return
+        if saved is not None:  # the save stopped the guest: resume it from what was just saved
+            ready.restore(self.connection.conn, saved, disk, console_log)
+            self.progress(f"guest {dom.name()} saved in its ready state: its next start takes a second")
 
     def boot(self, dom: libvirt.virDomain, console_log: Path) -> float:
         """Start a domain and wait for the tiny guest's readiness line."""

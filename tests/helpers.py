@@ -22,3 +22,24 @@ def kvmlab(*args: str, env: dict[str, str] | None = None, timeout: float = 300) 
     return subprocess.run(
         [sys.executable, "-m", "kvmlab", *args], capture_output=True, text=True, env=full_env, timeout=timeout
     )
+
+
+def kvmlab_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI's own main() in this process, its output captured: what a user sees, without a new interpreter."""
+    import contextlib
+    import io
+    import signal
+
+    from kvmlab.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    term = signal.getsignal(signal.SIGTERM)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit:  # argparse refuses bad arguments this way
+                code = exit.code if isinstance(exit.code, int) else 2
+    finally:
+        signal.signal(signal.SIGTERM, term)  # main() routes SIGTERM to Ctrl-C for its own run only
+    return subprocess.CompletedProcess(["kvmlab", *args], code, out.getvalue(), err.getvalue())

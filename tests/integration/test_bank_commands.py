@@ -26,6 +26,7 @@ from kvmlab.procs import run
 from kvmlab.quiz import bank as bankmod
 from kvmlab.quiz.commands import parse
 from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.trainee import Trainee
 
 BANK = bankmod.load(bankmod.default_dir())
@@ -106,39 +107,35 @@ class BankHarness(Lab):
     notebook: ClassVar[str] = ""
     grader: ClassVar[str] = ""
 
-    def params(self, session: LabSession) -> ExecParams:
+    def params(self, kit: Toolkit) -> ExecParams:
         return ExecParams(
-            session.toolkit.name("qx"),
-            session.toolkit.name("qxnet"),
-            session.toolkit.name("qxpool"),
-            session.toolkit.ifname("qxbr"),
-            str(session.toolkit.path("scratch")),
+            kit.name("qx"),
+            kit.name("qxnet"),
+            kit.name("qxpool"),
+            kit.ifname("qxbr"),
+            str(kit.path("scratch")),
         )
 
-    def start(self, session: LabSession) -> None:
-        p = self.params(session)
-        session.toolkit.lab_guest(
-            session.toolkit.guest_spec("qx", vcpus=1, max_vcpus=4, memory_mib=256, max_memory_mib=1024)
-        )
+    def start(self, kit: Toolkit) -> None:
+        p = self.params(kit)
+        kit.lab_guest(kit.guest_spec("qx", vcpus=1, max_vcpus=4, memory_mib=256, max_memory_mib=1024))
         scratch = Path(p.scratch)
-        obj = session.toolkit.claim("dir", str(scratch))
+        obj = kit.claim("dir", str(scratch))
         scratch.mkdir(exist_ok=True)
-        session.owners.confirm(obj)
-        net = session.toolkit.define_network(
-            f"<network><name>{p.network}</name><bridge name='{session.toolkit.ifname('qxv')}'/>"
+        kit.owners.confirm(obj)
+        net = kit.define_network(
+            f"<network><name>{p.network}</name><bridge name='{kit.ifname('qxv')}'/>"
             "<ip address='192.168.177.1' netmask='255.255.255.0'><dhcp>"
             "<range start='192.168.177.10' end='192.168.177.20'/></dhcp></ip></network>"
         )
         if not net.isActive():
             net.create()
-        pool = session.toolkit.define_pool(
-            f"<pool type='dir'><name>{p.pool}</name><target><path>{scratch}</path></target></pool>"
-        )
+        pool = kit.define_pool(f"<pool type='dir'><name>{p.pool}</name><target><path>{scratch}</path></target></pool>")
         if not pool.isActive():
             pool.create(0)
-        session.toolkit.make_bridge(p.bridge)
+        kit.make_bridge(p.bridge)
 
-    def solve(self, session: LabSession) -> None:
+    def solve(self, kit: Toolkit) -> None:
         return None
 
 
@@ -242,7 +239,8 @@ def _restore(h: Harness, running: bool) -> None:
         net.create()
     conn.storagePoolLookupByName(h.p.pool).refresh(0)
     if running:
-        h.session.toolkit.boot(dom, h.session.toolkit.path(f"{h.p.domain}.console.log"))
+        # The fresh disk and the original definition are the guest's saved ready state: restored, not booted.
+        h.session.toolkit.boot_ready(dom, disk, h.session.toolkit.path(f"{h.p.domain}.console.log"))
     h.dirty = False
 
 

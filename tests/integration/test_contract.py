@@ -12,6 +12,7 @@ import stat
 
 import pytest
 
+from kvmlab.grading import Report
 from kvmlab.labs import registry
 from kvmlab.labs.base import Lab
 from kvmlab.sandbox import exists
@@ -39,9 +40,13 @@ def _fresh(lab: Lab) -> LabSession:
 def test_contract_start_fails_solve_passes_finish_leaves_nothing(lab: Lab, foreign: Foreign) -> None:
     session = _fresh(lab)
     session.start()
-    assert session.check().failed_ids(), "check must fail right after start"
+    fresh = session.check()
+    assert fresh.failed_ids(), "check must fail right after start"
     owned_after_start = {(o.kind, o.name) for o in session.owners.load().objects}
     session.start()  # idempotent: nothing is made twice
+    assert {(o.kind, o.name) for o in session.owners.load().objects} == owned_after_start
+    session.reset()  # a rewound lab is indistinguishable from a fresh one
+    assert _verdicts(session.check()) == _verdicts(fresh)
     assert {(o.kind, o.name) for o in session.owners.load().objects} == owned_after_start
 
     session.solve()
@@ -58,6 +63,10 @@ def test_contract_start_fails_solve_passes_finish_leaves_nothing(lab: Lab, forei
     for obj in owned:
         assert not exists(session.connection, obj.kind, obj.name), f"{obj.kind} {obj.name} survived finish"
     foreign.assert_untouched()
+
+
+def _verdicts(report: Report) -> list[tuple[str, bool]]:
+    return [(c.id, c.passed) for c in report.checks]
 
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}

@@ -193,6 +193,7 @@ def _libvirtd_pid() -> int:
     return int(Path("/run/libvirtd.pid").read_text().strip())
 
 
+@pytest.mark.alone  # every other test's libvirt connection drops with it
 def test_libvirtd_restart_mid_lab_keeps_guests_and_the_verdict(fresh: str) -> None:
     """Stop libvirtd by PID and start it again: the guest survives, kvmlab reconnects, same verdict."""
     session = LabSession(registry.get(LAB), Trainee(fresh))
