@@ -8,9 +8,12 @@ from kvmlab.accel import Verdict, cached_verdict
 from kvmlab.connection import Connection
 from kvmlab.resources.bridge import Bridge
 from kvmlab.resources.console import GuestConsole
+from kvmlab.resources.cpus import HostCpus
 from kvmlab.resources.definitions import RecordedDefinitions
 from kvmlab.resources.domain import Domain
+from kvmlab.resources.filesystem import Filesystem
 from kvmlab.resources.hostfile import FileTimes, HostFile
+from kvmlab.resources.hugepages import HugePages
 from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.netstate import NetworkState
 from kvmlab.resources.network import Network
@@ -19,9 +22,20 @@ from kvmlab.resources.process import PidFileProcess
 from kvmlab.resources.qmp import QmpSocket
 from kvmlab.resources.subnets import Subnets
 from kvmlab.resources.trainee_file import TraineeFile
-from kvmlab.xmlviews import DomainXML, InterfaceXML  # re-exported: graders annotate with them
+from kvmlab.xmlviews import ControllerXML, DiskXML, DomainXML, InterfaceXML  # re-exported: graders annotate with them
 
-__all__ = ["DomainXML", "FileTimes", "GuestConsole", "Host", "HostFile", "ImageInfo", "InterfaceXML", "Verdict"]
+__all__ = [
+    "ControllerXML",
+    "DiskXML",
+    "DomainXML",
+    "FileTimes",
+    "GuestConsole",
+    "Host",
+    "HostFile",
+    "ImageInfo",
+    "InterfaceXML",
+    "Verdict",
+]
 
 
 class Host:
@@ -55,6 +69,20 @@ class Host:
     def file(self, path: str | Path) -> HostFile:
         """A file on the host: mode, times (birth time too), whether a given path names it."""
         return HostFile(path)
+
+    @property
+    def cpus(self) -> HostCpus:
+        """This host's online CPUs, CPU lists, and where a thread may run (its affinity)."""
+        return HostCpus()
+
+    @property
+    def hugepages(self) -> HugePages:
+        """The huge page pools (sizes the host supports, pages reserved) and the default size."""
+        return HugePages()
+
+    def filesystem(self, path: str | Path) -> Filesystem:
+        """The filesystem a path is (or will be) on: does it do O_DIRECT?"""
+        return Filesystem(path)
 
     def trainee_file(self, path: str | Path) -> TraineeFile:
         """A file the trainee wrote for the grader (a verdict, figures, readings): read with a size cap."""

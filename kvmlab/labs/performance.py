@@ -14,7 +14,6 @@ the guest CPU is emulated and libvirt refuses the mode.
 from __future__ import annotations
 
 import json
-import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -24,13 +23,10 @@ from typing import Any
 from kvmlab.errors import CommandFailed
 from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
-from kvmlab.resources import hugepages
-from kvmlab.resources.cpus import format_cpuset, online_cpus
-from kvmlab.resources.filesystem import nearest_existing, supports_o_direct
 from kvmlab.toolkit import Toolkit
 
+# format:preallocation; qcow2 with every mode it has (raw has no "metadata": it has none)
 BENCH_RUNS = ("raw:off", "raw:full", "qcow2:off", "qcow2:metadata", "qcow2:falloc", "qcow2:full")
-PREALLOCATION = {"raw": ("off", "falloc", "full"), "qcow2": ("off", "metadata", "falloc", "full")}
 _COMPLETED = re.compile(r"Run completed in ([0-9.]+) seconds")
 
 
@@ -140,16 +136,17 @@ def hugepage_guest_xml(p: PerfParams, domain_type: str) -> str:
 @lab("performance", "Performance: qemu-img bench, pinning, IOThreads, cache/io, multiqueue, hugepages", seed=(21,))
 class Performance(Lab):
     def params(self, kit: Toolkit) -> PerfParams:
-        cpus = online_cpus()
+        host = kit.host
+        cpus = sorted(host.cpus.online)
         vcpus = min(2, len(cpus))
         pins, emulator = pinning(cpus, vcpus)
-        o_direct = supports_o_direct(nearest_existing(kit.lab_dir))
+        o_direct = host.filesystem(kit.lab_dir).supports_o_direct
         domain = kit.name("vm-perf")
         return PerfParams(
             domain=domain,
             console_log=str(kit.path(f"{domain}.console.log")),
             accel=kit.verdict.accel,
-            host_cpus=format_cpuset(cpus),
+            host_cpus=host.cpus.format(cpus),
             vcpus=vcpus,
             vcpu_pins=pins,
             emulator_cpuset=emulator,
@@ -164,7 +161,7 @@ class Performance(Lab):
             scsi_xml=str(kit.path("virtio-scsi.xml")),
             huge_domain=kit.name("vm-huge"),
             huge_xml=str(kit.path("vm-huge.xml")),
-            huge_page_kib=hugepages.default_size_kib() or 2048,
+            huge_page_kib=host.hugepages.default_size_kib or 2048,
             bench_count=20000,
             bench_block="4k",
             bench_image_size="128M",
@@ -194,11 +191,12 @@ def tune(
     pins: tuple[str, ...] | None = None,
     queues: int | None = None,
     disk_iothread: int | None = -1,
+    pin_to: tuple[str, ...] = ("--live", "--config"),
 ) -> None:
     """The reference tuning, live and persistent; the arguments exist for the known-wrong solutions."""
     for vcpu, cpuset in enumerate(pins or p.vcpu_pins):
-        kit.virsh("vcpupin", p.domain, str(vcpu), cpuset, "--live", "--config")
-    kit.virsh("emulatorpin", p.domain, p.emulator_cpuset, "--live", "--config")
+        kit.virsh("vcpupin", p.domain, str(vcpu), cpuset, *pin_to)
+    kit.virsh("emulatorpin", p.domain, p.emulator_cpuset, *pin_to)
     kit.virsh("iothreadadd", p.domain, str(p.iothread), "--live", "--config")
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "preallocation=metadata", p.data_disk, f"{p.data_size_gib}G"])
     Path(p.data_disk_xml).write_text(disk_xml(p, iothread=disk_iothread) + "\n")
@@ -212,8 +210,3 @@ def tune(
         run(["virt-xml", "--connect", p.uri, p.domain, "--edit", "--cpu", "host-passthrough"])
         kit.virsh("destroy", p.domain)
         kit.boot(kit.connection.conn.lookupByName(p.domain), Path(p.console_log))
-
-
-def plausible_seconds(value: object) -> bool:
-    """A bench figure a real run can produce: a finite number of seconds, more than 0, less than 10 minutes."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < 600

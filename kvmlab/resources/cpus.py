@@ -68,3 +68,38 @@ def thread_group(tid: int) -> int | None:
     """The process a thread belongs to (its thread group id); None when it does not exist."""
     tgid = _status(tid).get("Tgid", "")
     return int(tgid) if tgid.isdigit() else None
+
+
+class HostCpus:
+    """This host's CPUs and where threads may run, as graders see them (``host.cpus``)."""
+
+    def __init__(self, online_path: Path = SYS_CPU_ONLINE) -> None:
+        self.online_path = online_path
+
+    @property
+    def online(self) -> set[int]:
+        return set(online_cpus(self.online_path))
+
+    @staticmethod
+    def parse(text: str | None) -> set[int] | None:
+        """A CPU list from XML or the kernel (``0-3,^2``); None when it is missing or not a CPU list."""
+        if not text:
+            return None
+        try:
+            return parse_cpuset(text)
+        except ValueError:
+            return None
+
+    @staticmethod
+    def format(cpus: Iterable[int]) -> str:
+        return format_cpuset(cpus)
+
+    @staticmethod
+    def affinity(tid: int) -> set[int] | None:
+        """Where the kernel lets thread ``tid`` run (``Cpus_allowed_list``); None when it does not exist."""
+        return thread_affinity(tid)
+
+    @staticmethod
+    def process_of(tid: int) -> int | None:
+        """The process (thread group) thread ``tid`` belongs to."""
+        return thread_group(tid)

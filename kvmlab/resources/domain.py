@@ -127,6 +127,13 @@ class Domain:
             payload["arguments"] = arguments
         return json.loads(libvirt_qemu.qemuMonitorCommand(dom, json.dumps(payload), 0)).get("return")
 
+    def query(self, command: str, arguments: dict[str, Any] | None = None) -> Any:
+        """Like qmp(), but None when QEMU refuses (no such device path) or the guest went away meanwhile."""
+        try:
+            return self.qmp(command, arguments)
+        except libvirt.libvirtError:
+            return None
+
     @property
     def console(self) -> GuestConsole:
         """Its serial console log (the readiness line: booted, from which disk)."""

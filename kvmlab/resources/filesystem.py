@@ -26,3 +26,15 @@ def nearest_existing(path: Path) -> Path:
         if candidate.is_dir():
             return candidate
     return Path("/")
+
+
+class Filesystem:
+    """The filesystem a path is (or will be) on, as graders see it (``host.filesystem(path)``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def supports_o_direct(self) -> bool:
+        """O_DIRECT works there (cache=none, directsync and io=native need it): tried on the nearest directory."""
+        return supports_o_direct(nearest_existing(self.path))

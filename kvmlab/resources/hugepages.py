@@ -42,3 +42,28 @@ def default_size_kib(meminfo: Path = PROC_MEMINFO) -> int | None:
         return None
     match = re.search(r"^Hugepagesize:\s+(\d+) kB", text, re.MULTILINE)
     return int(match.group(1)) if match else None
+
+
+class HugePages:
+    """The host's huge page pools and default size, as graders see them (``host.hugepages``)."""
+
+    def __init__(self, root: Path = SYS_HUGEPAGES, meminfo: Path = PROC_MEMINFO) -> None:
+        self.root = root
+        self.meminfo = meminfo
+
+    def pools(self) -> list[HugePagePool]:
+        return pools(self.root)
+
+    @property
+    def sizes_kib(self) -> list[int]:
+        """The page sizes the CPU and kernel support (2048 and 1048576 on most x86_64 hosts)."""
+        return [pool.size_kib for pool in self.pools()]
+
+    @property
+    def reserved(self) -> int:
+        """Huge pages reserved now, all sizes (0: a guest backed by them cannot start)."""
+        return sum(pool.total for pool in self.pools())
+
+    @property
+    def default_size_kib(self) -> int | None:
+        return default_size_kib(self.meminfo)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from graders.p2v_v2v import ready_line
+from graders.performance import plausible_seconds
 from kvmlab.errors import CommandFailed
-from kvmlab.labs.performance import completed_seconds, pinning, plausible_seconds
+from kvmlab.labs.performance import completed_seconds, pinning
 from kvmlab.labs.sriov import hostdev_network_xml
 from kvmlab.resources import hugepages
 from kvmlab.resources.cpus import format_cpuset, online_cpus, parse_cpuset, thread_affinity, thread_group

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kvmlab import accel
 from kvmlab.labs.performance import PerfParams, bench, tune, write_results
 from kvmlab.procs import run
 from kvmlab.resources.cpus import online_cpus
@@ -21,11 +22,12 @@ def _solve(
     runs: tuple[str, ...] | None = None,
     queues: Callable[[PerfParams], int] | None = None,
     disk_iothread: int | None = -1,
+    pin_to: tuple[str, ...] = ("--live", "--config"),
 ) -> Callable[[Toolkit], None]:
     def apply(s: Toolkit) -> None:
         p = _params(s)
         write_results(p, [bench(p, *spec.split(":")) for spec in runs or p.bench_runs])
-        tune(s, p, queues=queues(p) if queues else None, disk_iothread=disk_iothread)
+        tune(s, p, queues=queues(p) if queues else None, disk_iothread=disk_iothread, pin_to=pin_to)
 
     return apply
 
@@ -52,3 +54,6 @@ WRONG = [
     Wrong("scsi-queues-exceed-vcpus", _solve(queues=lambda p: p.vcpus * 2), frozenset({"scsi-multiqueue"})),
     Wrong("data-disk-not-on-the-iothread", _solve(disk_iothread=None), frozenset({"iothreads"})),
 ]
+if accel.decide().accel != "kvm":  # under KVM the host-passthrough cold restart applies the pins anyway
+    # Pinned in the definition only: the running guest's threads still run anywhere until the next start.
+    WRONG.append(Wrong("pinned-in-the-definition-only", _solve(pin_to=("--config",)), frozenset({"pins-live"})))
