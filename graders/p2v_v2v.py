@@ -1,89 +1,87 @@
-"""Checks of the P2V/V2V and SPICE lab (seed question 14)."""
+"""Checks of the P2V/V2V and SPICE lab (seed question 14).
+
+The images are read with ``qemu-img info`` (format, virtual size, backing
+file, the VMDK's sub-format); the imported guest from its persistent and
+live definitions; the boot from its console's readiness line, set against
+the identity written on the source disk (the initramfs alone prints
+``hostname=kvmlab machine-id=none``); SPICE from the XML and from the
+kernel's socket table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ipaddress
 from pathlib import Path
 
-from kvmlab.grading import Check, check
-from kvmlab.guest.build import READY_MARKER
-from kvmlab.host import Host, ImageInfo
-from kvmlab.labs.p2v_v2v import V2vParams, read_guest_file
-from kvmlab.resources.agent import poll
-from kvmlab.resources.sockets import is_loopback, tcp_listeners
-from kvmlab.xmlviews import DomainXML, GraphicsXML
+from kvmlab.grading import Check, Checks, ImageUnreadable, check, step, wait_until
+from kvmlab.host import DomainXML, Host
+from kvmlab.labs.p2v_v2v import V2vParams
 
 BOOT_WAIT = 20.0  # a guest started seconds ago may still be booting (TCG on a busy host)
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # a host name or garbage: not provably loopback
 
 
 def _mib(n: int | None) -> str:
     return "none" if n is None else f"{n / 1024**2:g} MiB"
 
 
-def _info(host: Host, path: str) -> ImageInfo | None:
-    return host.image(path).info()
-
-
-def ready_line(console_log: str) -> dict[str, str] | None:
-    """The guest's last readiness line as key=value pairs (hostname, machine-id, cpus); None before it."""
-    try:
-        raw = Path(console_log).read_bytes()
-    except OSError:
-        return None
-    lines = [line for line in raw.replace(b"\r", b"").split(b"\n") if READY_MARKER in line]
-    if not lines:
-        return None
-    words = lines[-1].decode(errors="replace").split()
-    return dict(word.split("=", 1) for word in words if "=" in word)
-
-
-def _listens(graphics: GraphicsXML) -> list[str]:
-    """Every address a graphics device is told to listen on (attribute and <listen> elements)."""
-    found = [el.get("address", "") for el in graphics.node.findall("listen") if el.get("type") == "address"]
-    if graphics.listen:
-        found.append(graphics.listen)
-    return sorted(set(found))
-
-
-def _spice(xml: DomainXML | None) -> GraphicsXML | None:
-    return next((g for g in xml.graphics() if g.type == "spice"), None) if xml else None
-
-
-def _describe_spice(xml: DomainXML | None) -> str:
-    if xml is None:
-        return "no definition"
-    spice = _spice(xml)
-    others = ", ".join(g.type or "?" for g in xml.graphics() if g.type != "spice")
-    if spice is None:
-        return f"no SPICE graphics{f' (has {others})' if others else ''}"
-    return f"spice listen {', '.join(_listens(spice)) or 'not set (QEMU default: every address)'}"
-
-
-def checks(host: Host, p: V2vParams) -> Iterator[Check]:
-    source = _info(host, p.source_disk)
+@step(
+    1,
+    "Export the source disk as VMware would: a streamOptimized VMDK",
+    hints=(
+        "What vSphere or an OVA hands over is a VMDK; inside an OVA it is the streamOptimized sub-format "
+        "(compressed, written in one pass). The virtual size never changes in a format conversion.",
+        "qemu-img convert -f INPUT_FORMAT -O vmdk -o subformat=SUBFORMAT SOURCE VMDK",
+    ),
+)
+def export(host: Host, p: V2vParams) -> Checks:
+    source = host.image(p.source_disk).info()
     source_size = source.virtual_size if source else None
-
-    vmdk = _info(host, p.vmdk)
-    vmdk_fmt = vmdk.format if vmdk else None
-    vmdk_size = vmdk.virtual_size if vmdk else None
+    vmdk = host.image(p.vmdk).info()
+    subformat = host.vmdk(p.vmdk).create_type if vmdk else None
     yield check(
         "vmdk-export",
-        f"the VMware export {Path(p.vmdk).name} is a VMDK of the source disk's size",
-        vmdk_fmt == "vmdk" and vmdk_size == source_size,
-        expected=f"vmdk, {_mib(source_size)}",
-        actual=f"{vmdk_fmt}, {_mib(vmdk_size)}" if vmdk else "missing",
-        hint=f"qemu-img convert -f raw -O vmdk -o subformat={p.vmdk_subformat} {p.source_disk} {p.vmdk}",
+        f"the VMware export {Path(p.vmdk).name} is a {p.vmdk_subformat} VMDK of the source disk's size",
+        vmdk is not None
+        and vmdk.format == "vmdk"
+        and subformat == p.vmdk_subformat
+        and vmdk.virtual_size == source_size,
+        expected=f"vmdk ({p.vmdk_subformat}), {_mib(source_size)}",
+        actual=f"{vmdk.format}{f' ({subformat})' if subformat else ''}, {_mib(vmdk.virtual_size)}"
+        if vmdk
+        else "missing",
+        hint="qemu-img writes VMDKs in several sub-formats and picks monolithicSparse unless told: an OVA "
+        "carries the streamOptimized one (qemu-img info shows the create type)",
     )
 
-    converted = _info(host, p.converted)
-    fmt = converted.format if converted else None
+
+@step(
+    2,
+    "Convert the VMDK to a standalone qcow2",
+    hints=(
+        "A conversion rewrites the whole disk in another container format: same virtual size, same data, no "
+        "link back to the file it came from. Name both formats: never let qemu-img guess a disk someone gave you.",
+        "qemu-img convert -f INPUT_FORMAT -O OUTPUT_FORMAT VMDK CONVERTED",
+    ),
+)
+def convert(host: Host, p: V2vParams) -> Checks:
+    source = host.image(p.source_disk).info()
+    source_size = source.virtual_size if source else None
+    converted = host.image(p.converted).info()
     yield check(
         "converted-format",
         f"{Path(p.converted).name} is qcow2",
-        fmt == "qcow2",
+        converted is not None and converted.format == "qcow2",
         expected="qcow2",
-        actual=fmt or "missing",
-        hint=f"qemu-img convert -f vmdk -O qcow2 {p.vmdk} {p.converted} (-O names the output format)",
+        actual=converted.format if converted else "missing",
+        hint="the file name does not make a format: the output format is an option of the conversion "
+        "(qemu-img info says what the bytes are)",
     )
     size = converted.virtual_size if converted else None
     yield check(
@@ -94,16 +92,30 @@ def checks(host: Host, p: V2vParams) -> Iterator[Check]:
         actual=_mib(size),
         hint="convert, do not create: qemu-img convert keeps the virtual size; never resize a disk you import",
     )
-    backing = host.image(p.converted).backing_file if converted else None
+    backing = converted.backing_file if converted else None
     yield check(
         "converted-standalone",
         "it is a full conversion, not an overlay on the VMDK",
         converted is not None and backing is None,
         expected="no backing file",
         actual=("missing" if converted is None else f"backing file {backing}" if backing else "no backing file"),
-        hint="qemu-img create -b makes an overlay that still needs the VMDK: use qemu-img convert",
+        hint="an overlay (qemu-img create -b) still reads the VMDK for every block it never wrote: a conversion "
+        "copies the data",
     )
 
+
+@step(
+    3,
+    "Import it as a new guest, SPICE on loopback, and boot it",
+    hints=(
+        "An import writes a definition around an existing disk and boots it, skipping the installation. libvirt "
+        "is told the disk's format (it never guesses); the SPICE console must be reachable from this host only, "
+        "with the paravirtual display card SPICE is made for.",
+        "virt-install --import --name DOMAIN --disk path=CONVERTED,format=FORMAT,bus=virtio --graphics "
+        "spice,listen=ADDRESS --video MODEL ... (the lab's kernel, serial log and agent options as in the notebook)",
+    ),
+)
+def imported(host: Host, p: V2vParams) -> Checks:
     vm = host.domain(p.domain)
     config = vm.config
     disk = config.disk("vda") if config else None
@@ -115,58 +127,99 @@ def checks(host: Host, p: V2vParams) -> Iterator[Check]:
         actual=f"vda ({disk.bus}) -> {disk.source}, driver type {disk.format}"
         if disk
         else ("no vda" if config else "not defined"),
-        hint="virt-install --import --disk path=CONVERTED,format=qcow2,bus=virtio (format= sets the driver type)",
+        hint="libvirt opens a disk in the format its definition names (the driver type), whatever the file holds: "
+        "a qcow2 opened as raw shows the guest qcow2 metadata instead of a filesystem",
     )
+    yield _booted(host, p)
+    yield from _spice(host, p)
 
-    # The readiness line is written by the guest's init from the disk it mounted:
-    # hostname and machine-id prove which disk the running guest booted from.
-    source_id = read_guest_file(p.source_disk, "/etc/machine-id")
+
+def _booted(host: Host, p: V2vParams) -> Check:
+    vm = host.domain(p.domain)
     live = vm.live
     live_disk = live.disk("vda") if live else None
-    ready = poll(
-        lambda: ready_line(p.console_log),
-        lambda line: line is not None,
-        seconds=BOOT_WAIT if vm.is_running else 0,
-    )
+    console = vm.console
+    shown = wait_until(lambda: console.identity, bool, seconds=BOOT_WAIT if vm.is_running else 0)
+    # The guest's init prints the hostname and machine-id of the disk it mounted (kvmlab/guest/init.sh):
+    # the source disk's identity on the console proves the guest booted from its converted copy.
+    source_id, problem = None, ""
+    try:
+        with host.image(p.source_disk).files() as fs:
+            source_id = (fs.read("/etc/machine-id") or "").strip() or None
+    except ImageUnreadable as err:
+        problem = err.message
+    expected = {"hostname": p.source_hostname, "machine-id": source_id}
+    from_converted = live_disk is not None and live_disk.source == p.converted
     booted = (
-        live_disk is not None
-        and live_disk.source == p.converted
-        and ready is not None
-        and ready.get("hostname") == p.source_hostname
-        and ready.get("machine-id") == source_id
+        from_converted
+        and console.booted_from_own_disk
+        and not problem
+        and all(shown.get(k) == v for k, v in expected.items())
     )
-    yield check(
+    if live is None:
+        actual = f"not running ({vm.state})"
+    else:
+        where = Path(live_disk.source or "?").name if live_disk else "no vda"
+        if not shown:
+            said = "no readiness line yet" + ("" if console.log else " (its serial console has no log file)")
+        else:
+            said = f"hostname={shown.get('hostname')} machine-id={shown.get('machine-id')}" + (
+                "" if console.booted_from_own_disk else " (the initramfs's defaults: it could not read its disk)"
+            )
+        actual = f"running from {where}; {said}"
+    return check(
         "imported-booted",
-        f"{p.domain} runs and booted from the converted disk",
+        f"{p.domain} runs and booted from the converted disk (it shows the source disk's identity)",
         booted,
-        expected=f"running from {Path(p.converted).name}; hostname={p.source_hostname} machine-id={source_id}",
-        actual=(
-            f"not running ({vm.state})"
-            if live is None
-            else f"running from {Path(live_disk.source or '?').name if live_disk else 'no vda'}; "
-            + (f"hostname={ready.get('hostname')} machine-id={ready.get('machine-id')}" if ready else "not ready yet")
-        ),
-        hint=f"virsh start {p.domain}, then wait for KVMLAB-READY in {p.console_log}",
+        expected=problem
+        or f"running from {Path(p.converted).name}; hostname={p.source_hostname} machine-id={source_id}",
+        actual=actual,
+        hint="the guest prints the hostname and machine-id it read from its vda on its serial console; a guest "
+        "that could not read its disk still boots, from the initramfs alone (hostname=kvmlab machine-id=none)",
     )
 
-    spice = _spice(config)
-    addresses = _listens(spice) if spice else []
+
+def _spice_listens(xml: DomainXML | None) -> list[str] | None:
+    """Every address the SPICE display is told to listen on (attribute and <listen> elements); None: no SPICE."""
+    spice = next((g for g in xml.graphics() if g.type == "spice"), None) if xml else None
+    if spice is None:
+        return None
+    found = [el.get("address", "") for el in spice.node.findall("listen") if el.get("type") == "address"]
+    if spice.listen:
+        found.append(spice.listen)
+    return sorted(set(found))
+
+
+def _describe_spice(xml: DomainXML | None) -> str:
+    if xml is None:
+        return "no definition"
+    listens = _spice_listens(xml)
+    others = ", ".join(g.type or "?" for g in xml.graphics() if g.type != "spice")
+    if listens is None:
+        return f"no SPICE graphics{f' (has {others})' if others else ''}"
+    return f"spice listen {', '.join(listens) or 'not set (QEMU default: every address)'}"
+
+
+def _spice(host: Host, p: V2vParams) -> Checks:
+    vm = host.domain(p.domain)
+    config, live = vm.config, vm.live
+    addresses = _spice_listens(config)
     yield check(
         "spice-config",
         "the persistent definition has SPICE graphics listening on 127.0.0.1 only",
-        spice is not None and bool(addresses) and all(is_loopback(a) for a in addresses),
+        bool(addresses) and all(_loopback(a) for a in addresses or []),
         expected=f"spice listen {p.listen}",
         actual=_describe_spice(config),
-        hint="--graphics spice,listen=127.0.0.1; 0.0.0.0 puts an unauthenticated console on every network",
+        hint="a SPICE console is the guest's screen and keyboard, with no password by default: on every address "
+        "(0.0.0.0) anybody who reaches the host's port has it. Give it the loopback address",
     )
-
-    live_spice = _spice(live)
+    live_spice = next((g for g in live.graphics() if g.type == "spice"), None) if live else None
     port = live_spice.port if live_spice else None
-    sockets = tcp_listeners(port) if port and port > 0 else []
+    sockets = host.tcp_port(port).listeners if port and port > 0 else []
     yield check(
         "spice-socket",
         "the running guest's SPICE port really listens on loopback only",
-        bool(sockets) and all(is_loopback(a) for a in sockets),
+        bool(sockets) and all(_loopback(a) for a in sockets),
         expected=f"{p.listen}:PORT (virsh domdisplay {p.domain})",
         actual=(
             f"not running ({vm.state})"
@@ -175,9 +228,9 @@ def checks(host: Host, p: V2vParams) -> Iterator[Check]:
             if not port or port <= 0
             else f"port {port} listens on {', '.join(sockets) or 'nothing'}"
         ),
-        hint="the kernel's socket table (ss -ltn) is the truth: redefine with listen=127.0.0.1 and restart",
+        hint="the kernel's socket table (ss -ltn) is the truth: a definition changed after the start takes effect "
+        "only at the next start",
     )
-
     video = config.video_model if config else None
     yield check(
         "video-qxl",
@@ -185,5 +238,6 @@ def checks(host: Host, p: V2vParams) -> Iterator[Check]:
         video == "qxl",
         expected="qxl",
         actual=video or ("no video device" if config else "not defined"),
-        hint="--video qxl (virtio-gpu works with SPICE too, but QXL is what the seed and most guides use)",
+        hint="SPICE is built around a paravirtual display card (virtio-gpu works with SPICE too, but QXL is what "
+        "the seed and most guides use)",
     )

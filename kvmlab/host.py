@@ -21,7 +21,9 @@ from kvmlab.resources.pool import Pool
 from kvmlab.resources.process import PidFileProcess
 from kvmlab.resources.qmp import QmpSocket
 from kvmlab.resources.subnets import Subnets
+from kvmlab.resources.tcpport import TcpPort
 from kvmlab.resources.trainee_file import TraineeFile
+from kvmlab.resources.vmdk import VmdkImage
 from kvmlab.xmlviews import ControllerXML, DiskXML, DomainXML, InterfaceXML  # re-exported: graders annotate with them
 
 __all__ = [
@@ -65,6 +67,14 @@ class Host:
 
     def image(self, path: str | Path) -> Image:
         return Image(path)
+
+    def tcp_port(self, port: int) -> TcpPort:
+        """Who listens on a TCP port of this host, as the kernel's socket table says (ss -ltn)."""
+        return TcpPort(port)
+
+    def vmdk(self, path: str | Path) -> VmdkImage:
+        """A VMDK image's VMware sub-format (qemu-img info says only "vmdk")."""
+        return VmdkImage(path)
 
     def file(self, path: str | Path) -> HostFile:
         """A file on the host: mode, times (birth time too), whether a given path names it."""

@@ -30,6 +30,7 @@ from kvmlab.guest.build import KERNEL_CMDLINE
 from kvmlab.guestxml import AGENT_CHANNEL
 from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run, which
+from kvmlab.resources.imagefs import image_files
 from kvmlab.toolkit import Toolkit
 
 SOURCE_HOSTNAME = "web01-vmware"
@@ -41,7 +42,7 @@ class V2vParams(Params):
     source_disk: str  # the VMware guest's disk (raw), made by start
     source_hostname: str  # what that disk's /etc/hostname says
     vmdk: str  # the trainee exports the disk here, as vSphere would
-    vmdk_subformat: str  # streamOptimized: the compressed VMDK inside an OVA
+    vmdk_subformat: str  # streamOptimized: the compressed VMDK inside an OVA (its createType)
     converted: str  # the qcow2 the trainee converts the VMDK to
     domain: str  # the imported guest
     console_log: str  # its serial console: the readiness line names the disk it booted from
@@ -113,14 +114,10 @@ def rewrite_identity(disk: Path, hostname: str, machine_id: str) -> None:
         )
         run([debugfs, "-w", "-f", "-", str(disk)], input=script)
     # debugfs exits 0 even when a command in its script fails: read the result back.
-    if read_guest_file(disk, "/etc/hostname") != hostname:
+    with image_files(disk) as fs:
+        written = (fs.read("/etc/hostname") or "").strip()
+    if written != hostname:
         raise CommandFailed(f"debugfs could not set the hostname inside {disk}", "check that it is an ext4 image")
-
-
-def read_guest_file(disk: str | Path, path: str) -> str | None:
-    """A file inside a raw ext4 image (debugfs, 10 ms, no mounting); None when unreadable."""
-    proc = run([which("debugfs", "e2fsprogs"), "-R", f"cat {path}", str(disk)], check=False)
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
 def wait_ready(kit: Toolkit, p: V2vParams) -> float:

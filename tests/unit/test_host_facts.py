@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from graders.p2v_v2v import ready_line
 from graders.performance import plausible_seconds
 from kvmlab.errors import CommandFailed
 from kvmlab.labs.performance import completed_seconds, pinning
 from kvmlab.labs.sriov import hostdev_network_xml
 from kvmlab.resources import hugepages
+from kvmlab.resources.console import GuestConsole
 from kvmlab.resources.cpus import format_cpuset, online_cpus, parse_cpuset, thread_affinity, thread_group
 from kvmlab.resources.filesystem import nearest_existing, supports_o_direct
 from kvmlab.resources.pci import iommu_groups, sriov_pfs
@@ -162,6 +162,10 @@ def test_tuning_elements_are_read_from_domain_xml() -> None:
 
 def test_the_readiness_line_says_which_disk_the_guest_booted_from(tmp_path: Path) -> None:
     log = tmp_path / "console.log"
-    assert ready_line(str(log)) is None
+    console = GuestConsole(log)
+    assert console.identity == {} and not console.booted
     log.write_bytes(b"[    0.1] booting\r\nKVMLAB-READY hostname=web01-vmware machine-id=abc cpus=1\r\n# ")
-    assert ready_line(str(log)) == {"hostname": "web01-vmware", "machine-id": "abc", "cpus": "1"}
+    assert console.identity == {"hostname": "web01-vmware", "machine-id": "abc", "cpus": "1"}
+    assert console.booted_from_own_disk
+    log.write_bytes(b"KVMLAB-READY hostname=kvmlab machine-id=none cpus=1\r\n")  # the initramfs alone
+    assert console.booted and not console.booted_from_own_disk
