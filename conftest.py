@@ -47,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("KVMLAB_HOME", None)
     home = testhome.create(os.getpid())
     os.environ["KVMLAB_HOME"] = str(home)
+    os.environ["KVMLAB_EXAMS_DIR"] = str(home / "exams")  # root may move it: test exams stay in the run's home
     os.environ.pop("KVMLAB_TRAINEE", None)
     if _wants_notebooks(config):
         _build_editions()

@@ -43,3 +43,35 @@ def kvmlab_in_process(*args: str) -> subprocess.CompletedProcess[str]:
     finally:
         signal.signal(signal.SIGTERM, term)  # main() routes SIGTERM to Ctrl-C for its own run only
     return subprocess.CompletedProcess(["kvmlab", *args], code, out.getvalue(), err.getvalue())
+
+
+UNPRIVILEGED = 65534  # nobody:nogroup
+
+
+def binder_venv() -> Path:
+    """Debian's Python with binder's requirements, usable by an ordinary user (root's pyenv is not reachable).
+
+    What repo2docker installs before postBuild. Kept between runs, keyed on the
+    requirements and the interpreter (pip is the slow part); made once at a time.
+    """
+    import fcntl
+    import hashlib
+    import shutil
+
+    requirements = REPO / "binder" / "requirements.txt"
+    python = subprocess.run(["/usr/bin/python3", "-VV"], capture_output=True, check=True).stdout
+    key = hashlib.sha256(requirements.read_bytes() + python).hexdigest()[:12]
+    venv = Path(f"/var/tmp/kvmlab-binder-venv-{key}")
+    with Path("/var/tmp/kvmlab-binder-venv.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / ".complete").is_file():
+            for old in Path("/var/tmp").glob("kvmlab-binder-venv-*"):
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+            subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+            pip = [str(venv / "bin" / "pip"), "install", "-q", "-r", str(requirements)]
+            subprocess.run(pip, check=True, timeout=900)
+            (venv / ".complete").write_text(key + "\n")
+            # postBuild installs kvmlab into it as the user
+            subprocess.run(["chown", "-R", f"{UNPRIVILEGED}:{UNPRIVILEGED}", str(venv)], check=True)
+    return venv

@@ -24,10 +24,30 @@ def pass_rates(attempts: list[Attempt]) -> dict[str, dict[str, tuple[int, int]]]
     return {lab: {cid: (p, n) for cid, (p, n) in checks.items()} for lab, checks in rates.items()}
 
 
+def hints_text(result: dict[str, Any]) -> str:
+    """Hints a trainee revealed, per step: "1:2 2:3" (step 1 up to level 2, step 2 up to level 3)."""
+    used = result.get("hints_used", {})
+    return " ".join(f"{step}:{level}" for step, level in sorted(used.items(), key=lambda kv: int(kv[0])))
+
+
 def to_csv(attempts: list[Attempt]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["class", "lab", "trainee", "score", "max_score", "passed", "late", "at", "failed_checks"])
+    writer.writerow(
+        [
+            "class",
+            "lab",
+            "trainee",
+            "score",
+            "max_score",
+            "passed",
+            "made_by_solve",
+            "hints_used",
+            "late",
+            "at",
+            "failed_checks",
+        ]
+    )
     for a in attempts:
         r = a.result
         failed = " ".join(c["id"] for c in r.get("checks", []) if not c["passed"])
@@ -39,6 +59,8 @@ def to_csv(attempts: list[Attempt]) -> str:
                 r.get("score"),
                 r.get("max_score"),
                 r.get("passed"),
+                r.get("made_by_solve", False),
+                hints_text(r),
                 a.payload["late"],
                 a.payload["at"],
                 failed,
@@ -66,8 +88,13 @@ def to_junit(attempts: list[Attempt]) -> str:
             if not c["passed"]:
                 fail = ET.SubElement(case, "failure", message=c["title"])
                 fail.text = f"expected: {c['expected']}\nactual: {c['actual']}\nhint: {c['hint']}"
+            notes = []
             if a.payload["late"]:
-                ET.SubElement(case, "system-out").text = "late: graded after the deadline"
+                notes.append("late: graded after the deadline")
+            if c.get("made_by"):
+                notes.append(f"made by lab {c['made_by']}: no points")
+            if notes:
+                ET.SubElement(case, "system-out").text = "; ".join(notes)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -102,7 +129,10 @@ def to_html(attempts: list[Attempt], title: str = "kvmlab gradebook") -> str:
         passed = sum(1 for a in group if a.result.get("passed"))
         parts.append(f"<h2>{html.escape(lab)}: {passed}/{len(group)} trainees pass</h2>")
         parts.append("<h3>Pass rate per check</h3>" + _bar_chart(rates.get(lab, {})))
-        parts.append("<table><tr><th>trainee</th><th>score</th><th>result</th><th>late</th><th>failed checks</th></tr>")
+        parts.append(
+            "<table><tr><th>trainee</th><th>score</th><th>result</th><th>how</th><th>hints used</th>"
+            "<th>late</th><th>failed checks</th></tr>"
+        )
         for a in group:
             r = a.result
             ok = r.get("passed")
@@ -110,6 +140,8 @@ def to_html(attempts: list[Attempt], title: str = "kvmlab gradebook") -> str:
             parts.append(
                 f"<tr><td>{html.escape(a.payload['trainee'])}</td><td>{r.get('score')}/{r.get('max_score')}"
                 f"</td><td class='{'ok' if ok else 'no'}'>{'pass' if ok else 'fail'}</td>"
+                f"<td>{'made by lab solve' if r.get('made_by_solve') else ''}</td>"
+                f"<td>{html.escape(hints_text(r))}</td>"
                 f"<td>{'late' if a.payload['late'] else ''}</td><td>{html.escape(failed)}</td></tr>"
             )
         parts.append("</table>")

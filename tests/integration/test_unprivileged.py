@@ -9,7 +9,6 @@ others refuse with a clear message instead of passing silently.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from kvmlab.labs import registry
-from tests.helpers import REPO
+from tests.helpers import REPO, binder_venv
 
 USER, GROUP = 65534, 65534  # nobody:nogroup
 # Short: libvirt puts the agent socket under $HOME/.config/libvirt/..., and a UNIX
@@ -56,23 +55,6 @@ class User:
         return self.run("kvmlab", *args)
 
 
-def _binder_venv(requirements: Path) -> Path:
-    """Debian's Python (root's pyenv is not reachable by other users) with binder's requirements, as repo2docker
-    installs them before postBuild. Kept between runs, keyed on the requirements: pip is the slow part."""
-    python = subprocess.run(["/usr/bin/python3", "-VV"], capture_output=True, check=True).stdout
-    key = hashlib.sha256(requirements.read_bytes() + python).hexdigest()[:12]
-    venv = Path(f"/var/tmp/kvmlab-binder-venv-{key}")
-    if (venv / ".complete").is_file():
-        return venv
-    for old in Path("/var/tmp").glob("kvmlab-binder-venv-*"):
-        shutil.rmtree(old, ignore_errors=True)
-    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r", str(requirements)], check=True, timeout=900)
-    (venv / ".complete").write_text(key + "\n")
-    _chown(venv)  # postBuild installs kvmlab into it as the user
-    return venv
-
-
 def _chown(path: Path) -> None:
     subprocess.run(["chown", "-R", f"{USER}:{GROUP}", str(path)], check=True)
 
@@ -102,7 +84,7 @@ def user(system: object) -> Iterator[User]:
         if (REPO / rel).is_file():
             (repo / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, repo / rel)
-    venv = _binder_venv(repo / "binder" / "requirements.txt")
+    venv = binder_venv()
     for d in (home, runtime, repo):
         _chown(d)
     env = {

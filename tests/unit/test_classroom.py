@@ -103,7 +103,7 @@ def test_exports_in_every_format(kvmlab_home: Path) -> None:
     book.record("c1", "qemu:///system", _report("ben", True))
     attempts = book.latest("c1")
     csv_lines = reports.to_csv(attempts).splitlines()
-    assert csv_lines[0].startswith("class,lab,trainee,score,max_score,passed,late,at,failed_checks")
+    assert csv_lines[0] == "class,lab,trainee,score,max_score,passed,made_by_solve,hints_used,late,at,failed_checks"
     assert csv_lines[1].endswith(",b") and len(csv_lines) == 3
     suite = ET.fromstring(reports.to_junit(attempts)).find("testsuite")
     assert suite is not None and suite.get("tests") == "4" and suite.get("failures") == "1"
@@ -111,6 +111,21 @@ def test_exports_in_every_format(kvmlab_home: Path) -> None:
     page = reports.to_html(attempts)
     assert "<svg" in page and "1/2 trainees pass" in page and "1/2" in page
     assert reports.summary(attempts) == {"hotadd-disk": {"a": 1.0, "b": 0.5}}
+
+
+def test_reports_say_what_lab_solve_made_and_which_hints_were_read(kvmlab_home: Path) -> None:
+    solved = _report("cat", True)
+    for c in solved.checks:
+        c.made_by = "solve"
+    solved.hints_used = {1: 2, 2: 3}
+    book = Gradebook()
+    book.record("c1", "qemu:///system", solved)
+    [attempt] = book.latest("c1")
+    assert attempt.result["score"] == 0 and attempt.result["made_by_solve"] is True
+    row = reports.to_csv([attempt]).splitlines()[1].split(",")
+    assert row[5:8] == ["True", "True", "1:2 2:3"]
+    assert "made by lab solve" in reports.to_html([attempt]) and "1:2 2:3" in reports.to_html([attempt])
+    assert "made by lab solve: no points" in reports.to_junit([attempt])
 
 
 def test_grading_two_uris_in_one_run_and_reporting_an_unreachable_host(kvmlab_home: Path, tmp_path: Path) -> None:
