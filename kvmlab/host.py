@@ -15,6 +15,7 @@ from kvmlab.resources.filesystem import Filesystem
 from kvmlab.resources.hostfile import FileTimes, HostFile
 from kvmlab.resources.hugepages import HugePages
 from kvmlab.resources.image import Image, ImageInfo
+from kvmlab.resources.lifecycle import EventsFile
 from kvmlab.resources.netstate import NetworkState
 from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
@@ -101,6 +102,10 @@ class Host:
     def recorded_definitions(self, record: str | Path) -> RecordedDefinitions:
         """The definitions a lab's start recorded (kvmlab.resources.definitions): what "left unchanged" is."""
         return RecordedDefinitions(record)
+
+    def lifecycle_events(self, path: str | Path) -> EventsFile:
+        """A file of lifecycle events a trainee's callback wrote, to hold against libvirt's log of the runs."""
+        return EventsFile(path)
 
     def bridge(self, name: str) -> Bridge:
         return Bridge(name)

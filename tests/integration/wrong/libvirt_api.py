@@ -20,6 +20,7 @@ def _solve(
     api_autostart: bool = True,
     meta_flags: int = BOTH,
     meta_uri: str | None = None,
+    virsh_meta_flags: tuple[str, ...] = ("--live", "--config"),
 ) -> Callable[[Toolkit], None]:
     def apply(s: Toolkit) -> None:
         p = s.params
@@ -27,9 +28,7 @@ def _solve(
         s.virsh("start", p.domain)
         if virsh_autostart:
             s.virsh("autostart", p.domain)
-        s.virsh(
-            "metadata", p.domain, "--uri", p.meta_uri, "--key", p.meta_key, "--set", p.meta_xml, "--live", "--config"
-        )
+        s.virsh("metadata", p.domain, "--uri", p.meta_uri, "--key", p.meta_key, "--set", p.meta_xml, *virsh_meta_flags)
 
         recorder = LifecycleRecorder(p.uri, p.events_file, (p.api_domain,))
         try:
@@ -62,6 +61,20 @@ def _solve(
     return apply
 
 
+def _events_typed_in(s: Toolkit) -> None:
+    """No callback at all: the domain defined, started, marked and never restarted; the file typed by hand."""
+    p = s.params
+    assert isinstance(p, ApiParams)
+    s.virsh("start", p.domain)
+    s.virsh("autostart", p.domain)
+    s.virsh("metadata", p.domain, "--uri", p.meta_uri, "--key", p.meta_key, "--set", p.meta_xml, "--live", "--config")
+    dom = s.connection.conn.defineXML(Path(p.xml_file).read_text())
+    dom.create()
+    dom.setAutostart(1)
+    dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, p.meta_xml, p.meta_key, p.meta_uri, BOTH)
+    Path(p.events_file).write_text(f"{p.api_domain} STARTED 0\n{p.api_domain} STOPPED 1\n{p.api_domain} STARTED 0\n")
+
+
 WRONG = [
     Wrong("virsh-autostart-forgotten", _solve(virsh_autostart=False), frozenset({"virsh-autostart"})),
     Wrong("api-autostart-forgotten", _solve(api_autostart=False), frozenset({"api-autostart"})),
@@ -77,6 +90,8 @@ WRONG = [
         _solve(meta_uri="https://example.org/course"),
         frozenset({"api-metadata-live", "api-metadata-config"}),
     ),
+    Wrong("virsh-metadata-live-only", _solve(virsh_meta_flags=("--live",)), frozenset({"virsh-metadata"})),
+    Wrong("events-file-typed-by-hand", _events_typed_in, frozenset({"api-events"})),
     Wrong(
         "transient-createXML",
         _solve(transient=True),
