@@ -154,6 +154,33 @@ class Domain:
             return None
         return value if isinstance(value, bool) else None
 
+    def hotplugged_vcpus(self) -> list[bool] | None:
+        """QEMU's hotplugged mark of each vCPU the running guest has now; None when it is not running.
+
+        ``query-hotpluggable-cpus`` lists every slot up to the maximum; a slot in
+        use has a QOM path (``/machine/peripheral/vcpuN`` for one libvirt plugged
+        with ``setvcpus --live``, ``/machine/unattached/device[N]`` for one QEMU
+        was started with, as after ``--config`` and a restart). The vCPU's own
+        ``hotplugged`` property tells the two apart, as for any device.
+        """
+        try:
+            slots = self.qmp("query-hotpluggable-cpus")
+        except libvirt.libvirtError:
+            return None
+        if not isinstance(slots, list):
+            return None
+        marks = []
+        for slot in slots:
+            path = slot.get("qom-path") if isinstance(slot, dict) else None
+            if not path:
+                continue  # an empty slot: room below the maximum
+            try:
+                value = self.qmp("qom-get", {"path": path, "property": "hotplugged"})
+            except libvirt.libvirtError:
+                return None  # the guest went away mid-way
+            marks.append(value is True)
+        return marks
+
     def snapshots(self) -> dict[str, DomainSnapshotXML]:
         """libvirt's snapshot metadata of this domain (``virsh snapshot-list``), by name."""
         dom = self.handle
