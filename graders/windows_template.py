@@ -6,22 +6,33 @@ and from the template disk: the domain is never started here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from kvmlab.grading import Check, check
-from kvmlab.host import Host
+from kvmlab.grading import Checks, check, step
+from kvmlab.host import DomainXML, Host
 from kvmlab.labs.windows_template import WindowsParams
-from kvmlab.xmlviews import DomainXML
 
 SYSTEM_DISK_BUSES = ("virtio", "sata")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+SPINLOCK_RETRIES = 8191
 
 
 def _gib(n: int | None) -> str:
     return "none" if n is None else f"{n / 1024**3:g} GiB"
 
 
-def checks(host: Host, p: WindowsParams) -> Iterator[Check]:
+def _mib(kib: int | None) -> str:
+    return "none" if kib is None else f"{kib / 1024:g} MiB"
+
+
+@step(
+    1,
+    "Create the template disk",
+    hints=(
+        "The template's system disk is an image whose format and virtual size are fixed when it is made; "
+        "Windows Server 2008 R2 needs 32 GB at least, and a qcow2 file stays small until Windows writes.",
+        "qemu-img create -f FORMAT PATH SIZE",
+    ),
+)
+def disk(host: Host, p: WindowsParams) -> Checks:
     info = host.image(p.disk).info()
     fmt = info.format if info else None
     size = info.virtual_size if info else None
@@ -31,10 +42,25 @@ def checks(host: Host, p: WindowsParams) -> Iterator[Check]:
         fmt == p.disk_format and size == p.disk_size_gib * 1024**3,
         expected=f"{p.disk_format}, {p.disk_size_gib} GiB",
         actual=f"{fmt}, {_gib(size)}" if info else "missing",
-        hint=f"qemu-img create -f {p.disk_format} {p.disk} {p.disk_size_gib}G (2008 R2 needs 32 GB at least; "
-        "qcow2 stays small until Windows writes)",
+        hint="an image's format and virtual size are chosen when it is made (qemu-img info shows both)",
     )
 
+
+@step(
+    2,
+    "Write the template's definition with virt-install and define it",
+    hints=(
+        "An administrator writes the template's definition before the DVD goes in: virt-install --print-xml writes "
+        "it without creating or starting anything, and defining it makes the domain persistent (creating would start "
+        "a transient one). Windows wants Hyper-V enlightenments, its hardware clock in local time with a paravirtual "
+        "clock source, and a SPICE display (QXL video) that only the host can reach.",
+        "virt-install --print-xml --name NAME --os-variant win2k8r2 --memory MIB --vcpus N --disk path=DISK,format=F,"
+        "bus=virtio --disk device=cdrom,bus=sata (twice) --features hyperv... --clock offset=localtime,... "
+        "--graphics spice,listen=ADDRESS --video qxl ... > FILE; virsh define FILE",
+    ),
+)
+def define(host: Host, p: WindowsParams) -> Checks:
+    # One step, read in three sections: the domain itself, its display, and what Windows needs.
     vm = host.domain(p.domain)
     config = vm.config
     yield check(
@@ -43,14 +69,26 @@ def checks(host: Host, p: WindowsParams) -> Iterator[Check]:
         config is not None and not vm.is_running,
         expected="defined, shut off",
         actual="not defined" if config is None else vm.state,
-        hint=f"virsh define {p.xml} (not virsh create, which starts a transient guest); a template is never "
-        "booted once it is sealed",
+        hint="a template is defined, never started here: a domain created from XML is transient and runs at once",
     )
-    yield from _devices(p, config)
-    yield from _features(p, config)
+    yield from _machine(p, config)
+    yield from _display(p, config)
+    yield from _windows_settings(p, config)
 
 
-def _devices(p: WindowsParams, config: DomainXML | None) -> Iterator[Check]:
+def _machine(p: WindowsParams, config: DomainXML | None) -> Checks:
+    memory = config.memory_kib if config else None
+    current = config.current_memory_kib if config else None
+    vcpus = config.vcpu_current if config else None
+    want_kib = p.memory_mib * 1024
+    yield check(
+        "template-resources",
+        f"it gets {p.memory_mib} MiB of memory and {p.vcpus} vCPUs",
+        memory == want_kib and current == want_kib and vcpus == p.vcpus,
+        expected=f"{_mib(want_kib)} (maximum and at boot), {p.vcpus} vCPUs",
+        actual=f"{_mib(memory)} maximum, {_mib(current)} at boot, {vcpus} vCPUs" if config else "not defined",
+        hint="left out, memory and vCPUs are the OS variant's defaults, not what this template was asked to have",
+    )
     disks = config.disks() if config is not None else []
     system = next((d for d in disks if d.device == "disk" and d.source == p.disk), None)
     yield check(
@@ -59,20 +97,12 @@ def _devices(p: WindowsParams, config: DomainXML | None) -> Iterator[Check]:
         system is not None and system.bus in SYSTEM_DISK_BUSES and system.format == p.disk_format,
         expected=f"{p.disk} on virtio (or sata), driver type {p.disk_format}",
         actual="not attached" if system is None else f"{system.target} on {system.bus}, driver type {system.format}",
-        hint="virt-install --disk path=DISK,format=qcow2,bus=virtio: 2008 R2 has no in-box virtio driver, so "
-        "setup needs viostor from the virtio-win CD (Load driver); bus=sata works with no extra driver",
+        hint="the system disk is the template disk, opened in its real format, on a bus Windows can be given a "
+        "driver for: 2008 R2 has no in-box virtio driver (setup loads viostor from the virtio-win CD); SATA needs none",
     )
-    cds = [d for d in disks if d.device == "cdrom"]
-    driver_cd = next((d for d in cds if d.source == p.virtio_iso), None)
-    yield check(
-        "virtio-win-cd",
-        "a CD-ROM holds the virtio-win driver ISO",
-        driver_cd is not None,
-        expected=f"cdrom -> {p.virtio_iso}",
-        actual=", ".join(f"{d.target}: {d.source or 'empty tray'}" for d in cds) or "no CD-ROM",
-        hint=f"a second --disk device=cdrom, then: virsh change-media {p.domain} sdb {p.virtio_iso} --insert "
-        "--config (the ISO comes from the virtio-win package / Fedora's virtio-win project)",
-    )
+
+
+def _display(p: WindowsParams, config: DomainXML | None) -> Checks:
     video = config.video_model if config is not None else None
     yield check(
         "video-qxl",
@@ -80,7 +110,7 @@ def _devices(p: WindowsParams, config: DomainXML | None) -> Iterator[Check]:
         video == "qxl",
         expected="qxl",
         actual=video or "none",
-        hint="virt-install --video qxl (with the qxl WDDM/XPDM driver from virtio-win inside Windows)",
+        hint="SPICE works best with the video card that speaks it (and its driver from virtio-win inside Windows)",
     )
     graphics = config.graphics() if config is not None else []
     spice = [g for g in graphics if g.type == "spice"]
@@ -91,26 +121,25 @@ def _devices(p: WindowsParams, config: DomainXML | None) -> Iterator[Check]:
         bool(spice) and all(addr in LOOPBACK for _, addr in addresses),
         expected=f"spice on {p.spice_listen}, nothing else listening",
         actual=", ".join(f"{kind} on {addr}" for kind, addr in addresses) or "no graphics",
-        hint="--graphics spice,listen=127.0.0.1 and reach it through an SSH tunnel (virt-viewer --connect "
-        "qemu+ssh://HOST/system GUEST): a SPICE port on 0.0.0.0 without TLS or a password gives anyone the console",
+        hint="a SPICE port on every address, without TLS or a password, gives anyone the console: listen on "
+        "loopback and reach it through an SSH tunnel",
     )
 
 
-def _features(p: WindowsParams, config: DomainXML | None) -> Iterator[Check]:
+def _windows_settings(p: WindowsParams, config: DomainXML | None) -> Checks:
     hyperv = config.hyperv_features() if config is not None else {}
     retries = config.hyperv_spinlock_retries if config is not None else None
     wanted = {"relaxed": "on", "vapic": "on", "spinlocks": "on"}
     yield check(
         "hyperv",
-        "Hyper-V enlightenments: relaxed, vapic, spinlocks (retries 8191)",
-        all(hyperv.get(name) == state for name, state in wanted.items()) and retries == 8191,
-        expected="relaxed=on vapic=on spinlocks=on retries=8191",
+        f"Hyper-V enlightenments: relaxed, vapic, spinlocks (retries {SPINLOCK_RETRIES})",
+        all(hyperv.get(name) == state for name, state in wanted.items()) and retries == SPINLOCK_RETRIES,
+        expected=f"relaxed=on vapic=on spinlocks=on retries={SPINLOCK_RETRIES}",
         actual=" ".join(f"{name}={state}" for name, state in hyperv.items())
         + (f" retries={retries}" if retries else "")
         or "no <hyperv>",
-        hint="--features hyperv.relaxed.state=on,hyperv.vapic.state=on,hyperv.spinlocks.state=on,"
-        "hyperv.spinlocks.retries=8191 (virt-install --os-variant win2k8r2 adds them): Windows then uses the "
-        "paravirtual interfaces it knows from Hyper-V instead of spinning on emulated hardware",
+        hint="Windows uses the paravirtual interfaces it knows from Hyper-V (relaxed timing, the virtual APIC, "
+        "spinlock yields) only when the domain's <features> offers them",
     )
     offset = config.clock_offset if config is not None else None
     yield check(
@@ -119,7 +148,8 @@ def _features(p: WindowsParams, config: DomainXML | None) -> Iterator[Check]:
         offset == "localtime",
         expected="<clock offset='localtime'>",
         actual=f"offset={offset}" if offset else "no <clock>",
-        hint="--clock offset=localtime: with utc, Windows shows the time shifted by the host's UTC offset",
+        hint="Windows reads the hardware clock as local time, Linux as UTC: with a UTC clock Windows shows the "
+        "time shifted by the host's UTC offset",
     )
     timers = config.timers() if config is not None else {}
     hv = timers.get("hypervclock", {}).get("present")
@@ -130,6 +160,43 @@ def _features(p: WindowsParams, config: DomainXML | None) -> Iterator[Check]:
         hv == "yes" and rtc == "catchup",
         expected="hypervclock present=yes, rtc tickpolicy=catchup",
         actual=f"hypervclock {'present=' + hv if hv else 'absent'}, rtc {'tickpolicy=' + rtc if rtc else 'default'}",
-        hint="--clock ...,rtc_tickpolicy=catchup,hypervclock_present=yes: a paravirtual clock source for Windows, "
-        "and a clock that does not fall behind when the host is busy",
+        hint="Windows wants a paravirtual clock source it understands, and an RTC that delivers missed ticks late "
+        "instead of falling behind when the host is busy: both are timers of the domain's <clock>",
+    )
+
+
+@step(
+    3,
+    "Put the virtio-win driver ISO in the second CD-ROM",
+    hints=(
+        "Windows has no virtio drivers in the box: setup loads them from a CD while the install DVD sits in the "
+        "first CD-ROM, the one the firmware boots. A medium goes into a drive of the persistent definition, "
+        "which needs no file until the guest starts.",
+        "virsh change-media DOMAIN TARGET ISO --insert plus the option that changes the persistent definition",
+    ),
+)
+def driver_cd(host: Host, p: WindowsParams) -> Checks:
+    config = host.domain(p.domain).config
+    cds = [d for d in config.disks() if d.device == "cdrom"] if config is not None else []
+    shown = ", ".join(f"{d.target}: {d.source or 'empty tray'}" for d in cds) or "no CD-ROM"
+    driver = next((d for d in cds if d.source == p.virtio_iso), None)
+    yield check(
+        "virtio-win-cd",
+        "a CD-ROM holds the virtio-win driver ISO",
+        driver is not None,
+        expected=f"cdrom -> {p.virtio_iso}",
+        actual=shown,
+        hint="the drivers come on their own CD (the virtio-win ISO), inserted into the definition's second CD-ROM",
+    )
+    # The firmware boots the first CD-ROM (libvirt gives <boot dev='cdrom'/> to the first one): that is the
+    # install DVD's, so the drivers must sit in another drive, behind it.
+    first = cds[0] if cds else None
+    yield check(
+        "install-dvd-drive",
+        "the first CD-ROM, the one the firmware boots, is left for the Windows DVD",
+        first is not None and first.source != p.virtio_iso and len(cds) >= 2,
+        expected="two CD-ROMs: the first for the install DVD (empty here), virtio-win in another",
+        actual=shown,
+        hint="the install DVD goes in the first CD-ROM (the one the firmware boots from); with the drivers there, "
+        "or in the only drive, there is nothing to install from",
     )

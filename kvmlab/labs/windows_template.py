@@ -1,8 +1,9 @@
 """Lab: a Windows Server 2008 R2 template definition (seed question 20).
 
-No Windows guest boots on this host: there is no Windows media and no
-licence, and under TCG an install would take hours. So the trainee builds
-what an administrator defines *before* installing: the template disk, the
+No Windows guest boots in this lab: kvmlab has no Windows media and no
+licence and downloads nothing, and where KVM is unusable (TCG) an install
+would take hours. So the trainee builds what an administrator defines
+*before* installing: the template disk, the
 virtio-win driver CD, Hyper-V enlightenments, a localtime clock with the
 right timers, QXL video and SPICE on loopback. The domain is defined and
 never started; the grader reads its persistent XML and the disk.
@@ -19,9 +20,9 @@ from kvmlab.labs.linux_template import dir_pool_xml
 from kvmlab.procs import run
 from kvmlab.toolkit import Toolkit
 
-# Where Fedora/RHEL's virtio-win package installs the driver ISO. It is not on
-# this host (nothing is downloaded): the CD-ROM points there, and the domain is
-# never started, so libvirt never needs the file.
+# Where Fedora/RHEL's virtio-win package installs the driver ISO. kvmlab
+# downloads nothing, so it is usually absent: the CD-ROM points there, and the
+# domain is never started, so libvirt never needs the file.
 VIRTIO_WIN_ISO = "/usr/share/virtio-win/virtio-win.iso"
 OS_VARIANT = "win2k8r2"
 HYPERV = "hyperv.relaxed.state=on,hyperv.vapic.state=on,hyperv.spinlocks.state=on,hyperv.spinlocks.retries=8191"
@@ -103,12 +104,12 @@ def install_argv(
     features: str | None = HYPERV,
     clock: str | None = CLOCK,
     disk_format: str | None = None,
+    resources: bool = True,
 ) -> list[str]:
     """virt-install --print-xml: the definition only, nothing created or started."""
     argv = [
         "virt-install", "--connect", p.uri, "--print-xml", "--virt-type", p.virt_type,
         "--name", p.domain, "--os-variant", os_variant,
-        "--memory", str(p.memory_mib), "--vcpus", str(p.vcpus),
         "--disk", f"path={p.disk},format={disk_format or p.disk_format},bus=virtio",
         "--disk", "device=cdrom,bus=sata",  # the Windows DVD goes here: empty tray
         "--disk", "device=cdrom,bus=sata",  # the virtio-win driver CD (inserted by change-media)
@@ -118,6 +119,8 @@ def install_argv(
         "--boot", "hd,cdrom",
         "--import", "--noautoconsole",
     ]  # fmt: skip
+    if resources:  # left out, virt-install takes the OS variant's recommended memory and vCPUs
+        argv += ["--memory", str(p.memory_mib), "--vcpus", str(p.vcpus)]
     if features:
         argv += ["--features", features]
     if clock:
@@ -125,6 +128,6 @@ def install_argv(
     return argv
 
 
-def insert_driver_cd(kit: Toolkit, p: WindowsParams) -> None:
+def insert_driver_cd(kit: Toolkit, p: WindowsParams, drive: str = "sdb") -> None:
     """Put virtio-win.iso in the second CD-ROM of the persistent definition (no file needed until it starts)."""
-    kit.virsh("change-media", p.domain, "sdb", p.virtio_iso, "--insert", "--config")
+    kit.virsh("change-media", p.domain, drive, p.virtio_iso, "--insert", "--config")

@@ -18,7 +18,9 @@ from tests.integration.wrong import Wrong
 LAB = "windows-template"
 
 
-def _template(disk_format: str = "qcow2", driver_cd: bool = True, **install: Any) -> Callable[[Toolkit], None]:
+def _template(
+    disk_format: str = "qcow2", driver_cd: bool = True, drive: str = "sdb", **install: Any
+) -> Callable[[Toolkit], None]:
     def apply(s: Toolkit) -> None:
         p = s.params
         assert isinstance(p, WindowsParams)
@@ -26,7 +28,7 @@ def _template(disk_format: str = "qcow2", driver_cd: bool = True, **install: Any
         Path(p.xml).write_text(run(install_argv(p, disk_format=disk_format, **install)).stdout)
         s.virsh("define", p.xml)
         if driver_cd:
-            insert_driver_cd(s, p)
+            insert_driver_cd(s, p, drive)
         assert not s.host.domain(p.domain).is_running
 
     return apply
@@ -40,4 +42,8 @@ WRONG = [
           frozenset({"hyperv", "clock-localtime", "clock-timers"})),
     Wrong("no-driver-cd", _template(driver_cd=False), frozenset({"virtio-win-cd"})),
     Wrong("raw-template-disk", _template(disk_format="raw"), frozenset({"template-disk", "system-disk"})),
+    # virt-install takes win2k8r2's recommended 2 GiB when --memory is left out.
+    Wrong("memory-and-vcpus-left-out", _template(resources=False), frozenset({"template-resources"})),
+    # The drivers in the drive the firmware boots: the install DVD has nowhere to go.
+    Wrong("driver-cd-in-the-install-drive", _template(drive="sda"), frozenset({"install-dvd-drive"})),
 ]  # fmt: skip
