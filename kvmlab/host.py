@@ -21,6 +21,7 @@ from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
 from kvmlab.resources.process import PidFileProcess
 from kvmlab.resources.qmp import QmpSocket
+from kvmlab.resources.sriov import SriovFacts
 from kvmlab.resources.subnets import Subnets
 from kvmlab.resources.tcpport import TcpPort
 from kvmlab.resources.trainee_file import TraineeFile
@@ -106,6 +107,10 @@ class Host:
     def lifecycle_events(self, path: str | Path) -> EventsFile:
         """A file of lifecycle events a trainee's callback wrote, to hold against libvirt's log of the runs."""
         return EventsFile(path)
+
+    def sriov(self) -> SriovFacts:
+        """This host's SR-IOV physical functions and IOMMU groups, read from sysfs now."""
+        return SriovFacts.read()
 
     def bridge(self, name: str) -> Bridge:
         return Bridge(name)

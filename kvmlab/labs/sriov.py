@@ -1,7 +1,8 @@
 """Lab: SR-IOV, IOMMU and a hostdev network (seed question 8).
 
-The trainee looks at this host's IOMMU groups, PCI devices and NICs for
-SR-IOV capability, records the verdict, defines a libvirt network of type
+The trainee looks at their host's IOMMU groups, PCI devices and NICs for
+SR-IOV capability, records the verdict (the grader reads the same sysfs files
+through host.sriov() and compares), defines a libvirt network of type
 hostdev on a physical function (PF), and gives a guest an interface on it.
 
 Nothing here is ever started: a hostdev network hands out the PF's virtual
@@ -20,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvmlab.labs.base import Lab, Params, lab
-from kvmlab.resources.pci import iommu_groups, sriov_pfs
 from kvmlab.toolkit import Toolkit
 
 # The PF name a typical dual-port SR-IOV NIC (Intel X710/E810, Mellanox CX-5) gets on a
-# server; used in the XML only when this host has no SR-IOV NIC of its own.
+# server; used in the XML only when the trainee's host has no SR-IOV NIC of its own.
 EXAMPLE_PF = "ens1f0"
 
 
@@ -33,9 +33,10 @@ class SriovParams(Params):
     network: str  # the hostdev network (defined, never started)
     network_xml: str  # where the trainee writes its XML
     domain: str  # a guest that gets an interface on that network (defined, never started)
-    pf: str  # this host's SR-IOV PF if it has one, else EXAMPLE_PF
-    host_has_sriov: bool  # what the lab found by looking, for the notebook's wording
-    verdict_file: str  # the trainee's JSON verdict on this host
+    # The host's first SR-IOV PF if it has one, else EXAMPLE_PF. Whether the host has one is
+    # the trainee's to find out (the verdict): no parameter says it.
+    pf: str
+    verdict_file: str  # the trainee's JSON verdict on their host
     uri: str
 
 
@@ -53,11 +54,6 @@ def hostdev_network_xml(name: str, pf: str | None, managed: str = "yes") -> str:
     return ET.tostring(net, encoding="unicode")
 
 
-def host_verdict() -> dict[str, object]:
-    """What this host really has, in the shape the trainee's verdict file takes."""
-    return {"sriov_pfs": sorted(pf.name for pf in sriov_pfs()), "iommu_groups": iommu_groups()}
-
-
 @lab(
     "sriov",
     "SR-IOV: VT-d/IOMMU, PF and VFs, a hostdev network (defined, not started)",
@@ -66,14 +62,13 @@ def host_verdict() -> dict[str, object]:
 )
 class Sriov(Lab):
     def params(self, kit: Toolkit) -> SriovParams:
-        found = sriov_pfs()
+        found = kit.host.sriov().pf_names
         network = kit.name("sriovnet")
         return SriovParams(
             network=network,
             network_xml=str(kit.path(f"{network}.xml")),
             domain=kit.name("vm-sriov"),
-            pf=found[0].name if found else EXAMPLE_PF,
-            host_has_sriov=bool(found),
+            pf=found[0] if found else EXAMPLE_PF,
             verdict_file=str(kit.path("sriov-verdict.json")),
             uri=kit.uri,
         )
@@ -88,7 +83,7 @@ class Sriov(Lab):
 
     def solve(self, kit: Toolkit) -> None:
         p = self.params(kit)
-        Path(p.verdict_file).write_text(json.dumps(host_verdict(), indent=1) + "\n")
+        Path(p.verdict_file).write_text(json.dumps(kit.host.sriov().verdict(), indent=1) + "\n")
         Path(p.network_xml).write_text(hostdev_network_xml(p.network, p.pf) + "\n")
         kit.virsh("net-define", p.network_xml)
         kit.virsh("attach-interface", p.domain, "network", p.network, "--config")
