@@ -2,7 +2,7 @@
 
 What can be proven from the host, and how:
 - the guest is shut off now (libvirt);
-- how it last stopped (libvirt's log: ``reason=shutdown`` or ``destroyed``);
+- how it last stopped (libvirt's log: ``reason=shutdown``, ``destroyed``, ``saved``);
 - the password: /etc/shadow read out of the image without booting it
   (qemu-img convert + debugfs) and checked with crypt(3);
 - *when* /etc/shadow was rewritten: its inode change time, set by the
@@ -15,14 +15,10 @@ What can be proven from the host, and how:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-from kvmlab import shadow
-from kvmlab.grading import Check, check
+from kvmlab.grading import Check, Checks, ImageUnreadable, check, step
 from kvmlab.host import Host
 from kvmlab.labs.offline_password import PasswordParams
-from kvmlab.resources.imagefs import FileTimes, ImageUnreadable
-from kvmlab.resources.runlog import Run
 
 # Guest and appliance clocks come from the host's RTC, within a second or so.
 CLOCK_SLACK = 2.0
@@ -32,8 +28,8 @@ def _hms(t: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t))
 
 
-def _span(run: Run) -> str:
-    return f"{_hms(run.started)}-{_hms(run.stopped) if run.stopped is not None else 'now'}"
+def _span(started: float, stopped: float | None) -> str:
+    return f"{_hms(started)}-{_hms(stopped) if stopped is not None else 'now'}"
 
 
 def _verdict_line(said: str) -> str:
@@ -44,7 +40,17 @@ def _verdict_line(said: str) -> str:
     )
 
 
-def checks(host: Host, p: PasswordParams) -> Iterator[Check]:
+@step(
+    1,
+    "Shut the guest down cleanly",
+    hints=(
+        "A disk may be edited offline only when nothing else writes it: the guest's own kernel caches its "
+        "filesystem. A clean shutdown lets the guest flush everything and power itself off; a power cut leaves an "
+        "unreplayed journal, and a saved guest comes back later with its old view of the disk.",
+        "virsh shutdown DOMAIN, then wait until virsh domstate DOMAIN says shut off (--reason says how)",
+    ),
+)
+def shut_down(host: Host, p: PasswordParams) -> Checks:
     vm = host.domain(p.domain)
     yield check(
         "guest-shut-off",
@@ -52,59 +58,74 @@ def checks(host: Host, p: PasswordParams) -> Iterator[Check]:
         vm.state == "shut off",
         expected="shut off",
         actual=vm.state,
-        hint=f"virsh shutdown {p.domain}, then wait for `virsh domstate {p.domain}` to say shut off: "
-        "libguestfs must never write a disk that a running guest is using",
+        hint="libguestfs must never write a disk that a running guest is using: the guest has to be off (and "
+        "asking it to shut down returns at once: it is off only when libvirt says so)",
     )
-
     runs = vm.runs()
     last = runs[-1] if runs else None
     yield check(
         "shutdown-clean",
-        "it was shut down from inside (virsh shutdown), not pulled from the power (virsh destroy)",
+        "it was shut down from inside (an ACPI shutdown), not pulled from the power nor saved",
         last is not None and last.reason == "shutdown",
         expected="last stop: reason=shutdown",
         actual="no record in libvirt's log"
         if last is None
         else ("still running" if last.stopped is None else f"last stop: reason={last.reason}"),
-        hint="virsh shutdown presses the ACPI power button and the guest syncs and powers off; virsh destroy "
-        "is a power cut (the guest's filesystem is left with an unreplayed journal)",
+        hint="a power cut (destroy) leaves the guest's filesystem with an unreplayed journal; a saved guest "
+        "(managedsave) resumes later with its memory's view of the disk, and an edit made meanwhile corrupts it. "
+        "A shutdown presses the ACPI power button: the guest syncs and powers itself off",
     )
 
+
+@step(
+    2,
+    "Set the new root password in the image, offline",
+    hints=(
+        "With the guest off, libguestfs opens its disk image in a small appliance VM and edits /etc/shadow there: "
+        "virt-customize sets a password in one command (virt-edit and guestfish edit the file by hand). It writes "
+        "only to the guest's own overlay.",
+        "virt-customize -a DISK (or -d DOMAIN) --root-password password:NEW_PASSWORD",
+    ),
+)
+def password(host: Host, p: PasswordParams) -> Checks:
     shadow_text: str | None = None
-    times: FileTimes | None = None
+    changed: float | None = None
+    accepted = old_accepted = False
+    scheme = ""
     unreadable = ""
     try:
-        with host.image(p.disk).files() as fs:
-            shadow_text = fs.read("/etc/shadow")
-            times = fs.times("/etc/shadow")
+        shadow = host.shadow(p.disk).read()
+        shadow_text, changed = shadow.text, shadow.changed
+        entry = shadow.entry(p.user)
+        scheme = entry.scheme if entry else ""
+        accepted = shadow.accepts(p.user, p.password)
+        old_accepted = shadow.accepts(p.user, p.old_password)
     except ImageUnreadable as err:
         unreadable = err.message
 
-    entry = shadow.entry(shadow_text, p.user) if shadow_text is not None else None
-    matches = entry is not None and shadow.verify(p.password, entry.hash)
     if unreadable:
         actual = unreadable
     elif shadow_text is None:
         actual = "the image has no /etc/shadow"
-    elif entry is None:
+    elif not scheme:
         actual = f"/etc/shadow has no {p.user} entry"
-    elif matches:
-        actual = f"{p.user}'s hash ({entry.scheme}) matches {p.password}"
-    elif shadow.verify(p.old_password, entry.hash):
+    elif accepted:
+        actual = f"{p.user}'s hash ({scheme}) matches {p.password}"
+    elif old_accepted:
         actual = f"still the old password ({p.old_password})"
     else:
-        actual = f"{p.user}'s hash ({entry.scheme}) matches neither {p.password} nor the old password"
+        actual = f"{p.user}'s hash ({scheme}) matches neither {p.password} nor the old password"
     yield check(
         "password-set",
         f"/etc/shadow in the image accepts {p.user}'s new password {p.password}",
-        matches,
+        accepted,
         expected=f"{p.user}:{p.password}",
         actual=actual,
-        hint=f"virt-customize -a {p.disk} --root-password password:{p.password} (guest shut off); "
-        "or virt-edit / guestfish on /etc/shadow with a hash from `openssl passwd -6`",
+        hint="the password lives as a hash in /etc/shadow inside the disk image: a libguestfs tool can set it "
+        "(it hashes it as the guest's OS does), or you replace the hash field with one made by openssl passwd -6",
     )
 
-    yield _edited_offline(p, runs, times, unreadable)
+    yield _edited_offline(host, p, changed, unreadable)
 
     clean, said = host.image(p.disk).check()
     yield check(
@@ -113,22 +134,23 @@ def checks(host: Host, p: PasswordParams) -> Iterator[Check]:
         clean,
         expected="No errors were found on the image.",
         actual=_verdict_line(said),
-        hint=f"qemu-img check {p.disk} lists the damage; two writers on one qcow2 (a running guest and an "
-        "offline tool), or a writer killed mid-way, corrupt its metadata: restore from backup",
+        hint="qemu-img check lists the damage; two writers on one qcow2 (a running guest and an offline tool), or a "
+        "writer killed mid-way, corrupt its metadata: restore from backup",
     )
 
 
-def _edited_offline(p: PasswordParams, runs: list[Run] | None, times: FileTimes | None, unreadable: str) -> Check:
+def _edited_offline(host: Host, p: PasswordParams, changed: float | None, unreadable: str) -> Check:
     title = "/etc/shadow was rewritten while the guest was shut off"
     expected = "changed after the lab started, outside every run of the guest"
     hint = (
         "shut the guest down first, then edit its disk: changing it from inside the running guest, or "
         "behind the back of a running QEMU, is not the offline change this lab asks for"
     )
-    if unreadable or times is None:
+    if unreadable or changed is None:
         return check(
             "edited-offline", title, False, expected=expected, actual=unreadable or "no /etc/shadow", hint=hint
         )
+    runs = host.domain(p.domain).runs()
     if not runs:
         return check(
             "edited-offline",
@@ -136,20 +158,19 @@ def _edited_offline(p: PasswordParams, runs: list[Run] | None, times: FileTimes 
             False,
             expected=expected,
             actual="libvirt's log of this guest has no record of its runs",
-            hint="the grader reads /var/log/libvirt/qemu/DOMAIN.log: was it removed?",
+            hint="the grader reads libvirt's log of the guest (/var/log/libvirt/qemu/DOMAIN.log): was it removed?",
         )
-    changed = times.ctime
     now = time.time()
     if changed < runs[0].started - CLOCK_SLACK:
         actual = (
             f"unchanged since the lab started (last change {time.strftime('%Y-%m-%d %H:%M', time.localtime(changed))})"
         )
-        unchanged = f"nothing has rewritten /etc/shadow yet: with the guest shut off, virt-customize -a {p.disk} ..."
+        unchanged = "nothing has rewritten /etc/shadow yet: with the guest shut off, edit it in the disk image"
         return check("edited-offline", title, False, expected=expected, actual=actual, hint=unchanged)
     during = next((r for r in runs if r.covers(changed, now, CLOCK_SLACK)), None)
     if during is not None:
-        actual = f"changed at {_hms(changed)}, while the guest was running ({_span(during)})"
+        actual = f"changed at {_hms(changed)}, while the guest was running ({_span(during.started, during.stopped)})"
         return check("edited-offline", title, False, expected=expected, actual=actual, hint=hint)
-    before = [r for r in runs if r.stopped is not None and r.stopped <= changed]
-    stopped = f", {changed - before[-1].stopped:.0f} s after the guest stopped" if before and before[-1].stopped else ""
+    before = [r.stopped for r in runs if r.stopped is not None and r.stopped <= changed]
+    stopped = f", {changed - before[-1]:.0f} s after the guest stopped" if before else ""
     return check("edited-offline", title, True, expected=expected, actual=f"changed at {_hms(changed)}{stopped}")

@@ -21,6 +21,7 @@ from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
 from kvmlab.resources.process import PidFileProcess
 from kvmlab.resources.qmp import QmpSocket
+from kvmlab.resources.shadowfile import ImageShadow
 from kvmlab.resources.sriov import SriovFacts
 from kvmlab.resources.subnets import Subnets
 from kvmlab.resources.tcpport import TcpPort
@@ -69,6 +70,10 @@ class Host:
 
     def image(self, path: str | Path) -> Image:
         return Image(path)
+
+    def shadow(self, image: str | Path) -> ImageShadow:
+        """The /etc/shadow inside a disk image, read offline, with the host's crypt(3) to check passwords."""
+        return ImageShadow(image)
 
     def tcp_port(self, port: int) -> TcpPort:
         """Who listens on a TCP port of this host, as the kernel's socket table says (ss -ltn)."""

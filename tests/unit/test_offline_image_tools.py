@@ -18,6 +18,7 @@ from kvmlab import guestfs, shadow
 from kvmlab.guest.disk import sha512_crypt
 from kvmlab.resources import runlog
 from kvmlab.resources.imagefs import ImageUnreadable, image_files
+from kvmlab.resources.shadowfile import ImageShadow
 from tests.helpers import DATA
 
 UUID = "c34e40ef-57f5-429e-a35d-5d4cb387aa09"
@@ -132,6 +133,26 @@ def test_imagefs_says_clearly_when_an_image_holds_no_ext4(tmp_path: Path) -> Non
         pass
     with pytest.raises(ImageUnreadable, match="no image"), image_files(tmp_path / "missing.qcow2"):
         pass
+
+
+def test_the_shadow_file_of_an_image_accepts_its_password_and_says_when_it_changed(tmp_path: Path) -> None:
+    mkfs = shutil.which("mkfs.ext4") or "/sbin/mkfs.ext4"
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "shadow").write_text(f"root:{sha512_crypt('N3w-kvmlab-pw')}:19700:0:99999:7:::\n")
+    raw = tmp_path / "disk.raw"
+    subprocess.run([mkfs, "-q", "-F", "-d", str(root), str(raw), "8M"], check=True)
+    found = ImageShadow(raw).read()
+    assert found.accepts("root", "N3w-kvmlab-pw") and not found.accepts("root", "kvmlab")
+    assert not found.accepts("nobody", "N3w-kvmlab-pw")
+    entry = found.entry("root")
+    assert entry is not None and entry.scheme == "sha512-crypt"
+    assert found.changed is not None and found.changed > 1_600_000_000
+
+
+def test_an_image_without_a_shadow_file_accepts_nobody(ext4_image: Path) -> None:
+    found = ImageShadow(ext4_image).read()
+    assert found.text is None and found.changed is None and not found.accepts("root", "")
 
 
 # -- libguestfs's environment ---------------------------------------------------

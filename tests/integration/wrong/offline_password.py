@@ -43,6 +43,13 @@ def destroyed_then_customized(s: Toolkit) -> None:
     _customize(s)
 
 
+def saved_instead_of_shut_down(s: Toolkit) -> None:
+    """virsh managedsave (the guest's memory saved, its cached view of the disk with it), then the right edit."""
+    p = _params(s)
+    s.virsh("managedsave", p.domain)
+    _customize(s)
+
+
 def writer_killed_mid_write(s: Toolkit) -> None:
     """The right edit, then a second writer dies before flushing its qcow2 metadata.
 
@@ -67,4 +74,5 @@ WRONG = [
     Wrong("shut-down-but-not-changed", shut_down_but_not_changed, frozenset({"password-set", "edited-offline"})),
     Wrong("virsh-destroy-instead-of-shutdown", destroyed_then_customized, frozenset({"shutdown-clean"})),
     Wrong("writer-killed-mid-write", writer_killed_mid_write, frozenset({"image-clean"})),
+    Wrong("managedsave-instead-of-shutdown", saved_instead_of_shut_down, frozenset({"shutdown-clean"})),
 ]
