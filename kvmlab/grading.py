@@ -55,6 +55,7 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "AgentUnavailable",
     "Check",

@@ -126,7 +126,7 @@ def test_notebooks_build_writes_into_the_trainees_own_data_directory_not_the_rep
 @pytest.mark.parametrize("lab", registry.all_labs(), ids=lambda lab: lab.id)
 def test_every_graded_step_has_a_task_and_a_solution_in_the_notebook_and_back(lab: Any) -> None:
     source = editions.read(REPO / lab.notebook)
-    graded = sorted(s.number for s in lab.steps() if s.number)
+    graded = sorted({s.number for s in lab.steps() if s.number})
     if not graded:
         pytest.skip(f"{lab.id}: grader not split into steps yet")
     assert editions.steps(source) == graded, f"{lab.notebook}: solution cells per step vs the grader's steps"
