@@ -3,61 +3,84 @@
 Every fault has two checks in common, ``guest-running`` and ``data-intact``,
 and checks of its own that ask for the cause to be fixed, not worked around.
 The ids depend only on the fault, so a class's results line up per fault.
+
+The fault is the puzzle. While the guest does not run, the rows about its
+cause say only that it is not fixed yet: their titles and details would
+name the fault, and the trainee is to find it from the evidence (the state
+and its reason, virsh start's error, libvirt's log of the guest's QEMU).
+Once the guest runs, they say in full whether the fix was a fix or a
+workaround.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import libvirt
-
-from kvmlab.grading import Check, check
-from kvmlab.host import Host
-from kvmlab.labs.break_fix import BreakFixParams, marks_intact
-from kvmlab.resources.agent import poll
-from kvmlab.resources.domain import Domain
-from kvmlab.xmlviews import CapabilitiesXML, DiskXML, DomainXML
+from kvmlab.grading import Check, Checks, check, step, wait_until
+from kvmlab.host import DiskXML, Domain, DomainXML, Host
+from kvmlab.labs.break_fix import BreakFixParams
 
 AGENT_WAIT = 15.0  # a guest started a moment ago is still booting
-
-_REASONS = {
-    (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_IOERROR): "paused (I/O error)",
-    (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_USER): "paused (by a user)",
-    (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_FAILED): "shut off (failed to start)",
-    (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED): "shut off (destroyed)",
-    (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_CRASHED): "shut off (crashed)",
-}
+SEALED_TITLE = "the cause, fixed where it is, not worked around (said in full once the guest runs)"
+SEALED_ACTUAL = "the guest does not run yet: name the cause from its state, virsh start's error and its log"
 
 
-def _state(vm: Domain) -> str:
-    dom = vm.handle
-    if dom is None:
-        return "not defined"
-    state, reason = dom.state()
-    return _REASONS.get((state, reason), vm.state)
+def _sealed(row: Check, running: bool) -> Check:
+    """The row as it is once the guest runs; before, without the words that would name the fault."""
+    if running:
+        return row
+    row.title, row.expected, row.hint = SEALED_TITLE, "the cause found and fixed", ""
+    row.actual = "fixed" if row.passed else SEALED_ACTUAL
+    return row
 
 
-def checks(host: Host, p: BreakFixParams) -> Iterator[Check]:
+@step(
+    1,
+    "Name the cause and fix it where it is",
+    hints=(
+        "A guest that will not run has one cause, and the evidence names it: the state and its reason, the error "
+        "a start prints (libvirt checks the emulator, pools, bridges and backing chains before QEMU runs) and "
+        "libvirt's log of the guest's QEMU (what QEMU itself could not open). Fix the object the error names, in "
+        "place: a workaround makes the guest run and leaves the cause, or loses its data.",
+        "virsh domstate DOMAIN --reason; virsh start DOMAIN (read the error); tail LOG; then the tool of the object "
+        "named: qemu-img info --backing-chain, ls -l, virsh domblkerror, virsh pool-list --all, ip -br link show "
+        "type bridge, virsh domcapabilities; edit a definition with dumpxml / edit / define",
+    ),
+)
+def cause(host: Host, p: BreakFixParams) -> Checks:
     vm = host.domain(p.domain)
-    yield _guest_running(vm, p)
-    yield _data_intact(vm, p)
-    yield from FAULT_CHECKS[p.fault](host, vm, p)
+    running = vm.state == "running"
+    yield _sealed(_data_intact(host, vm, p), running)
+    for row in FAULT_CHECKS[p.fault](host, vm, p):
+        yield _sealed(row, running)
 
 
-def _guest_running(vm: Domain, p: BreakFixParams) -> Check:
-    state = _state(vm)
-    running = state == "running"
+@step(
+    2,
+    "Bring the guest back",
+    hints=(
+        "A guest that failed to start is shut off: once the cause is gone it starts like any other. A guest "
+        "paused on an I/O error is still running its QEMU: it is resumed, not restarted, and retries the write "
+        "that failed.",
+        "virsh start DOMAIN (shut off) or virsh resume DOMAIN (paused); then wait for it to boot and its agent to "
+        "answer",
+    ),
+)
+def back(host: Host, p: BreakFixParams) -> Checks:
+    vm = host.domain(p.domain)
+    state = vm.state_with_reason if vm.exists else "not defined"
+    running = vm.state == "running"
     guest = vm.guest
-    answers = running and guest is not None and poll(guest.ping, bool, seconds=AGENT_WAIT)
+    answers = running and guest is not None and wait_until(guest.ping, bool, seconds=AGENT_WAIT)
     hint = (
-        f"virsh domblkerror {p.domain} says which disk failed and why; fix that, then virsh resume {p.domain}"
-        if state.startswith("paused")
-        else f"virsh start {p.domain}: if it refuses, its error text and the end of {p.log} say why"
+        "a guest paused on an I/O error waits for the cause to go: libvirt names the failing disk and the error; "
+        "once it is fixed the guest is resumed, not restarted"
+        if vm.state == "paused"
+        else f"a guest that will not start says why: the error of the start itself, and libvirt's log of its QEMU "
+        f"({p.log})"
     )
-    return check(
+    yield check(
         "guest-running",
         f"{p.domain} runs again (running, not paused, and its agent answers)",
         answers,
@@ -67,14 +90,14 @@ def _guest_running(vm: Domain, p: BreakFixParams) -> Check:
     )
 
 
-def _data_intact(vm: Domain, p: BreakFixParams) -> Check:
+def _data_intact(host: Host, vm: Domain, p: BreakFixParams) -> Check:
     config = vm.config
     vda = config.disk("vda") if config else None
     source = vda.source if vda else None
     if source != p.image:
         ok, said = False, f"vda is {source or 'missing'}"
     else:
-        ok, said = marks_intact(p.image, p.mark)
+        ok, said = host.disk_marks(p.image).read_back(p.mark)
     return check(
         "data-intact",
         f"the guest still boots from {Path(p.image).name}, with the data it had before the fault",
@@ -98,30 +121,23 @@ def _backing(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         backing == p.base,
         expected=p.base,
         actual=backing or ("no backing file" if info else "overlay unreadable"),
-        hint="put the base back where the overlay points; `qemu-img rebase -u` onto the archive copy "
-        "hides the move until the next tidy-up",
+        hint="an overlay stores its backing file's path: rebasing it onto wherever the base went hides the move "
+        "until the next tidy-up",
     )
-    try:
-        st = os.lstat(p.base)
-        kind = "symlink" if stat.S_ISLNK(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "other"
-    except FileNotFoundError:
-        kind = "missing"
+    kind = host.path(p.base).kind
     yield check(
         "base-in-place",
         f"{p.base} is the base image itself, a regular file",
         kind == "file",
         expected="regular file",
         actual=kind,
-        hint=f"find it (find / -name {Path(p.base).name}), then mv it back: a symlink into an archive directory "
-        "breaks again when that directory is cleaned",
+        hint="the base belongs where the overlay points: a symlink into an archive directory breaks again when "
+        "that directory is cleaned, and a new empty base loses the data",
     )
 
 
 def _permissions(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
-    try:
-        mode: int | None = Path(p.image).stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
+    mode = host.path(p.image).mode
     ok = mode is not None and mode & 0o600 == 0o600 and not mode & 0o002
     yield check(
         "image-permissions",
@@ -129,8 +145,8 @@ def _permissions(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         ok,
         expected="owner rw (0600 or 0644), not world-writable",
         actual="missing" if mode is None else f"{mode:04o}",
-        hint=f"chmod 0600 {p.image}: libvirt's dynamic_ownership chowns the image to the qemu user at start, "
-        "but never changes its mode; 0666 makes the disk writable by every local user",
+        hint="QEMU runs as its own user: libvirt's dynamic_ownership chowns the image to it at start, but never "
+        "changes the mode; a world-writable disk is open to every local user",
     )
 
 
@@ -138,13 +154,15 @@ def _pool(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
     pool = host.pool(p.pool)
     config = pool.config
     target = config.target_path if config else None
+    is_dir = host.path(p.pool_dir).kind == "directory"
     yield check(
         "pool-dir",
         f"pool {p.pool} still points at {p.pool_dir}, and that directory exists",
-        target == p.pool_dir and Path(p.pool_dir).is_dir(),
+        target == p.pool_dir and is_dir,
         expected=f"{p.pool_dir} (a directory)",
-        actual=f"{target or 'no pool'} ({'a directory' if Path(p.pool_dir).is_dir() else 'missing'})",
-        hint=f"virsh pool-build {p.pool} makes the directory from the pool's own definition (or mkdir)",
+        actual=f"{target or 'no pool'} ({'a directory' if is_dir else 'missing'})",
+        hint="a dir pool is a directory plus libvirt's definition of it: the definition still knows where the "
+        "directory belongs, and libvirt can build it again from there",
     )
     yield check(
         "pool-active",
@@ -152,7 +170,8 @@ def _pool(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         pool.is_active,
         expected="active",
         actual="active" if pool.is_active else ("inactive" if pool.exists else "not defined"),
-        hint=f"virsh pool-start {p.pool}; `virsh pool-list --all` shows inactive pools",
+        hint="a pool whose directory is back is still inactive until it is started; inactive pools are listed "
+        "only when all are asked for",
     )
     disk = _disk(vm.config, "vdb")
     in_pool = disk is not None and (disk.source_pool, disk.source_volume) == (p.pool, p.volume)
@@ -164,7 +183,7 @@ def _pool(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         expected=f"vdb -> {p.pool}/{p.volume}, present",
         actual=(f"vdb -> {disk.source_pool}/{disk.source_volume}" if disk else "no vdb")
         + (", present" if volume is not None else ", no such volume"),
-        hint=f"virsh vol-create-as {p.pool} {p.volume} {p.volume_mib}M --format qcow2 once the pool runs; "
+        hint="the volume went with the directory: it is made again in the running pool, under the same name; "
         "removing the disk from the guest hides the fault",
     )
 
@@ -172,16 +191,16 @@ def _pool(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
 def _emulator(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
     config = vm.config
     emulator = config.emulator if config else None
-    known = CapabilitiesXML.from_xml(host.connection.conn.getCapabilities()).emulators()
-    ok = emulator in known and emulator is not None and os.access(emulator, os.X_OK)
+    known = host.emulators()
+    ok = emulator is not None and emulator in known and host.path(emulator).executable
     yield check(
         "emulator",
         "the definition names an emulator libvirt knows on this host",
         ok,
         expected=" or ".join(sorted(known)) or "an emulator from virsh capabilities",
         actual=emulator or "none",
-        hint="virsh domcapabilities shows the emulator's <path>; set <emulator> to it (virsh edit, or "
-        "dumpxml / edit / define). A script standing in for the removed binary is not QEMU",
+        hint="libvirt's domain capabilities name the emulator it would use; the definition must name a real QEMU "
+        "(a script standing in for the removed binary is not QEMU), changed in the definition itself",
     )
 
 
@@ -195,9 +214,9 @@ def _bridge(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         actual=f"{p.mac} -> {nic.type} {nic.source_bridge or nic.source_network or ''}".strip()
         if nic
         else f"no NIC {p.mac}",
-        hint=f"point the NIC at the bridge that exists (ip -br link show type bridge): {p.bridge}. Keep its MAC "
-        "(the guest's network config and DHCP reservations know it); a bridge made up to match the "
-        "old name connects the guest to nothing",
+        hint="the NIC belongs on the bridge that exists (the host's bridges are listed by ip), with its own MAC: "
+        "the guest's network configuration and DHCP reservations know it; a bridge made up to match the old "
+        "name connects the guest to nothing",
     )
     live = vm.live.interface(p.mac) if vm.live else None
     tap = live.target_dev if live else None
@@ -212,17 +231,13 @@ def _bridge(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         else "guest not running"
         if vm.live is None
         else f"no NIC {p.mac} in the running guest",
-        hint=f"start the guest once the definition is right; `bridge link` lists the ports of {p.bridge}",
+        hint="the running guest gets the definition's NIC when it starts; `bridge link` lists a bridge's ports",
     )
 
 
 def _io_error(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
     info = host.image(p.data_disk).info()
-    try:
-        fs = os.statvfs(p.datastore)
-        free = fs.f_bavail * fs.f_frsize
-    except OSError:
-        free = 0
+    free = host.path(p.datastore).free_bytes or 0
     need = (info.virtual_size - (info.actual_size or 0) + 1024**2) if info else None
     yield check(
         "disk-space",
@@ -230,8 +245,8 @@ def _io_error(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         need is not None and free >= need,
         expected=f">= {need // 1024**2} MiB free" if need is not None else "the data disk present",
         actual=f"{free / 1024**2:.1f} MiB free" if info else f"{p.data_disk} is missing",
-        hint=f"df -h {p.datastore}; du -sh {p.datastore}/*: remove what does not belong there (or grow the "
-        "filesystem). A thin qcow2 pauses its guest again as soon as it needs a cluster that does not fit",
+        hint="the filesystem under a thin disk filled up: what does not belong there goes (or the filesystem "
+        "grows). A thin qcow2 pauses its guest again as soon as it needs a cluster that does not fit",
     )
     disk = _disk(vm.config, "vdb")
     on_datastore = disk is not None and disk.source == p.data_disk
@@ -242,8 +257,8 @@ def _io_error(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         on_datastore and policy in (None, "stop", "enospc"),
         expected="stop (or enospc, the default)",
         actual=(policy or "default (enospc)") if on_datastore else "no such data disk",
-        hint="report/ignore hand the error to the guest (or drop it): filesystems go read-only, "
-        "databases corrupt. Pausing is what keeps the data safe while you make room",
+        hint="report hands the error to the guest (filesystems go read-only, databases corrupt); ignore tells the "
+        "guest the write succeeded and the data is lost. Pausing is what keeps the data safe while you make room",
     )
     live = _disk(vm.live, "vdb")
     running = vm.live is not None

@@ -16,8 +16,11 @@ not worked around: the backing file back where the overlay points (not a
 rebase, not a fresh disk), the NIC on the lab's bridge with its own MAC, space
 freed under the data disk with the error policy kept, and so on.
 
+Every guest's NIC is on the lab's bridge (the host's "production" bridge),
+whatever the fault, so the evidence around the guest is the same for all.
 The fault injected is recorded in the lab directory at start, so the grader
-grades what was really broken. Instructors (and the tests) choose the fault
+grades what was really broken; it is a hidden parameter: never printed, and
+no notebook cell reads it (the trainee diagnoses it). Instructors (and the tests) choose the fault
 for a whole class with ``KVMLAB_BREAKFIX_FAULT=pool kvmlab class start ...``;
 otherwise it is ``kit.variant("fault", FAULTS)``.
 """
@@ -41,18 +44,12 @@ from kvmlab.procs import run
 from kvmlab.resources import runlog
 from kvmlab.resources.agent import GuestAgent, poll
 from kvmlab.resources.bridge import SYS_NET
+from kvmlab.resources.diskmarks import BASE_MARK_OFFSET, IMAGE_MARK_OFFSET, write_mark
 from kvmlab.toolkit import Toolkit
 from kvmlab.xmlviews import parse
 
 FAULTS = ("backing", "permissions", "pool", "emulator", "bridge", "io-error")
 FAULT_ENV = "KVMLAB_BREAKFIX_FAULT"
-
-# Marks written into the guest's disk at start, read back by the grader: a fresh
-# disk in place of the broken one loses them, as it would lose a server's data.
-# Both sit in ext4 block group 6 of the tiny guest's disk, which holds no data.
-BASE_MARK_OFFSET = 50 * 1024 * 1024
-IMAGE_MARK_OFFSET = 54 * 1024 * 1024
-MARK_BYTES = 64 * 1024
 
 PAUSE_TIMEOUT = 90.0  # the guest fills the datastore in a second or two; TCG on a busy host is slower
 
@@ -65,7 +62,8 @@ class BreakFixParams(Params):
     log: str  # libvirt's log of the guest's QEMU runs
     xml: str  # where to dump and edit the definition
     uri: str
-    # The rest is the puzzle: not printed (see as_dict), used by the fix cells and the grader.
+    bridge: str  # the lab's bridge (the host's "production" bridge): where the guest's NIC belongs
+    # The rest is the puzzle: hidden (never printed), used by start, solve and the grader.
     fault: str
     archive: str  # backing: where the tidy-up moved the base image
     pool: str  # pool: the storage pool holding the scratch volume (vdb)
@@ -73,8 +71,9 @@ class BreakFixParams(Params):
     volume: str
     volume_mib: int
     emulator: str  # emulator: the removed QEMU binary the definition names
-    bridge: str  # bridge: the lab's bridge, where the NIC belongs
-    missing_bridge: str  # the bridge the broken definition names
+    missing_bridge: (
+        str  # bridge: the name the broken definition gives the NIC's bridge  # the bridge the broken definition names
+    )
     mac: str
     datastore: str  # io-error: a small tmpfs holding the data disk
     datastore_mib: int
@@ -85,11 +84,27 @@ class BreakFixParams(Params):
     mark: int  # the byte the marks are made of
     record: str  # which fault start injected
 
-    SHOWN: ClassVar[tuple[str, ...]] = ("domain", "image", "log", "xml", "uri")
-
-    def as_dict(self) -> dict[str, Any]:
-        """What the notebook and `kvmlab lab params` print: where to look, not what is wrong."""
-        return {k: v for k, v in super().as_dict().items() if k in self.SHOWN}
+    # What the notebook and `kvmlab lab params` print is where to look, never what is wrong.
+    hidden: ClassVar[tuple[str, ...]] = (
+        "fault",
+        "base",
+        "archive",
+        "pool",
+        "pool_dir",
+        "volume",
+        "volume_mib",
+        "emulator",
+        "missing_bridge",
+        "mac",
+        "datastore",
+        "datastore_mib",
+        "data_disk",
+        "data_mib",
+        "junk",
+        "junk_mib",
+        "mark",
+        "record",
+    )
 
 
 def chosen_fault(kit: Toolkit) -> str:
@@ -124,6 +139,7 @@ class BreakFix(Lab):
             log=str(runlog.log_path(kit.uri, domain)),
             xml=str(kit.path(f"{domain}.xml")),
             uri=kit.uri,
+            bridge=kit.ifname("fixbr0"),
             fault=chosen_fault(kit),
             archive=str(kit.path("old-images") / "base.qcow2"),
             pool=kit.name("fixpool"),
@@ -131,7 +147,6 @@ class BreakFix(Lab):
             volume="scratch.qcow2",
             volume_mib=32,
             emulator=str(kit.path("qemu-7.1") / "bin" / "qemu-system-x86_64"),
-            bridge=kit.ifname("fixbr0"),
             missing_bridge=kit.ifname("brprod0"),
             mac=kit.mac("nic", "52:54:00:fb:00:01"),
             datastore=str(datastore),
@@ -154,10 +169,12 @@ class BreakFix(Lab):
         kit.make_dir()
         kit.expect("file", p.xml)
         kit.make_copy(Path(p.base), files.disk, "qcow2")
-        _mark(p.base, p.mark, BASE_MARK_OFFSET)
+        write_mark(p.base, p.mark, BASE_MARK_OFFSET)
         kit.make_overlay(Path(p.image), Path(p.base), "qcow2")
-        _mark(p.image, p.mark, IMAGE_MARK_OFFSET)
-        spec = kit.guest_spec("vm-fix")
+        write_mark(p.image, p.mark, IMAGE_MARK_OFFSET)
+        # Every guest sits on the host's bridge, broken or not: the evidence around it is the same for all faults.
+        kit.make_bridge(p.bridge)
+        spec = kit.guest_spec("vm-fix", nics=(Nic(type="bridge", source=p.bridge, mac=p.mac),))
         log = kit.claim("file", str(spec.console_log))
         kit.owners.confirm(log)
         {
@@ -196,10 +213,6 @@ class BreakFix(Lab):
 
 
 # -- the faults --------------------------------------------------------------------
-
-
-def _mark(image: str, byte: int, offset: int) -> None:
-    run(["qemu-io", "-f", "qcow2", "-c", f"write -P {byte} {offset} {MARK_BYTES}", image])
 
 
 def _define(kit: Toolkit, spec: GuestSpec, edit: Any = None) -> libvirt.virDomain:
@@ -289,7 +302,6 @@ def _break_bridge(kit: Toolkit, p: BreakFixParams, spec: GuestSpec) -> None:
             f"an interface named {p.missing_bridge} exists on this host, and the lab needs that name to be free",
             "use another trainee name (--trainee NAME)",
         )
-    kit.make_bridge(p.bridge)
     # A trainee may "fix" it by creating a bridge with the old name: finish removes that one too.
     kit.expect("bridge", p.missing_bridge)
     spec.nics = (Nic(type="bridge", source=p.missing_bridge, mac=p.mac),)
@@ -357,19 +369,3 @@ def redefine(kit: Toolkit, p: BreakFixParams, edit: Any) -> None:
     text = kit.virsh("dumpxml", "--inactive", p.domain)
     Path(p.xml).write_text(edit(text))
     kit.virsh("define", p.xml)
-
-
-def marks_intact(image: str, mark: int) -> tuple[bool, str]:
-    """Read the guest's disk through its backing chain: do both marks written at start read back?"""
-    argv = ["qemu-io", "-r", "-U", "-f", "qcow2"]
-    for offset in (BASE_MARK_OFFSET, IMAGE_MARK_OFFSET):
-        argv += ["-c", f"read -P {mark} {offset} {MARK_BYTES}"]
-    if not os.path.lexists(image):
-        return False, f"{image} is missing"
-    proc = run([*argv, image], check=False)
-    text = (proc.stdout + proc.stderr).strip()
-    if proc.returncode == 0:
-        return True, "the overlay's data and its base's read back"
-    if "Pattern verification failed" in text:
-        return False, "the disk opens, but the data written before the fault is not on it (a fresh disk?)"
-    return False, f"the disk does not open: {text.splitlines()[-1] if text else 'qemu-io failed'}"

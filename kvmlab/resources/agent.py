@@ -46,6 +46,25 @@ class PciDevice:
     driver: str  # the guest driver bound to it, "" when none claims it
 
 
+@dataclass(frozen=True)
+class BalloonCounters:
+    """The guest kernel's balloon counters since boot, in KiB.
+
+    A guest that boots with a balloon target below its maximum only inflates;
+    memory given to it at run time (setmem --live, HMP balloon) is deflated.
+    QEMU keeps no history of its balloon targets (libvirt sets one right after
+    every start too), so these counters are what tells a live change from a
+    restart with a new <currentMemory>.
+    """
+
+    inflated_kib: int
+    deflated_kib: int
+
+    @property
+    def held_kib(self) -> int:
+        return self.inflated_kib - self.deflated_kib
+
+
 @dataclass
 class ExecResult:
     exitcode: int
@@ -144,8 +163,12 @@ class GuestAgent:
 
     def balloon_kib(self) -> int:
         """What the virtio balloon holds right now, as the guest kernel counts it (/proc/vmstat, 4 KiB pages)."""
+        return self.balloon_counters().held_kib
+
+    def balloon_counters(self) -> BalloonCounters:
+        """What the balloon took from the guest and gave back since it booted (/proc/vmstat, 4 KiB pages)."""
         counters = dict(line.partition(" ")[::2] for line in self.read("/proc/vmstat").splitlines())
-        return (int(counters.get("balloon_inflate", 0)) - int(counters.get("balloon_deflate", 0))) * 4
+        return BalloonCounters(int(counters.get("balloon_inflate", 0)) * 4, int(counters.get("balloon_deflate", 0)) * 4)
 
     def pci_devices(self) -> list[PciDevice]:
         """PCI devices the guest kernel found, with the driver bound to each (from sysfs, as lspci -k shows)."""

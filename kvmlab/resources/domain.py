@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -112,6 +113,29 @@ class Domain:
     def memory_stats(self) -> dict[str, int]:
         dom = self.handle
         return dict(dom.memoryStats()) if dom is not None and dom.isActive() else {}
+
+    def settle_balloon(self, target_kib: int, seconds: float = 20.0, still: float = 2.0) -> None:
+        """Let a moving balloon arrive before anyone grades it.
+
+        The guest moves its balloon 1 MiB at a time (under TCG, 128 MiB can take
+        seconds), and libvirt's live <currentMemory> follows it (QEMU's
+        BALLOON_CHANGE events), so right after `setmem` both still show the old
+        size. Wait until QEMU's 'actual' and the live XML are at the target, or
+        have not moved for ``still`` seconds (it rests somewhere else: grade that).
+        """
+        deadline = time.monotonic() + seconds
+        last: tuple[int | None, int | None] | None = None
+        still_since = time.monotonic()
+        while self.is_running and time.monotonic() < deadline:
+            live = self.live
+            now = (self.memory_stats().get("actual"), live.current_memory_kib if live else None)
+            if now == (target_kib, target_kib):
+                return
+            if now != last:
+                last, still_since = now, time.monotonic()
+            elif time.monotonic() - still_since > still:
+                return
+            time.sleep(0.2)
 
     def qmp(self, command: str, arguments: dict[str, Any] | None = None) -> Any:
         """Ask the domain's QEMU over libvirt's QMP monitor (``virsh qemu-monitor-command``); None if not running.

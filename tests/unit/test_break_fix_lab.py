@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from graders import break_fix as grader
 from kvmlab.connection import Connection
 from kvmlab.errors import UsageError
+from kvmlab.host import Host
 from kvmlab.labs import registry
 from kvmlab.labs.break_fix import FAULT_ENV, FAULTS, BreakFixParams
 from kvmlab.labs.memory_virt import MemVirtParams, without_nosharepages
@@ -54,7 +56,7 @@ def test_an_instructor_forces_a_fault_and_the_recorded_one_wins_later(
 
 def test_printed_parameters_say_where_to_look_not_what_is_wrong(test_host: Connection) -> None:
     shown = _params(test_host).as_dict()
-    assert set(shown) == {"domain", "image", "log", "xml", "uri"}
+    assert set(shown) == {"domain", "image", "log", "xml", "uri", "bridge"}  # every fault's guest is on the bridge
     assert shown["log"] == "/var/log/libvirt/qemu/alice-vm-fix.log"
 
 
@@ -73,3 +75,16 @@ def test_nosharepages_is_removed_with_its_empty_memory_backing() -> None:
     assert without_nosharepages(xml) == "<domain>\n  <memory unit='KiB'>196608</memory>\n  <vcpu>1</vcpu>\n</domain>"
     kept = "<domain><memoryBacking><nosharepages/><hugepages/></memoryBacking></domain>"
     assert without_nosharepages(kept) == "<domain><memoryBacking><hugepages/></memoryBacking></domain>"
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_before_the_guest_runs_the_rows_about_the_cause_do_not_name_the_fault(
+    test_host: Connection, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    monkeypatch.setenv(FAULT_ENV, fault)
+    p = _params(test_host)
+    rows = list(grader.cause.rows(Host(test_host), p))  # the guest is not defined here: it does not run
+    assert rows and all(r.title == grader.SEALED_TITLE and not r.hint for r in rows)
+    words = {"backing", "permission", "pool", "emulator", "bridge", "space", "policy", "mode", "volume"}
+    said = " ".join(f"{r.title} {r.expected} {r.actual}" for r in rows).lower()
+    assert not {w for w in words if w in said}, said

@@ -238,6 +238,17 @@ WRONG = [
         ),
         frozenset({"error-policy", "disk-space"}),
     ),
+    # 'ignore' is worse: QEMU tells the guest its write succeeded, and the data is lost.
+    Wrong(
+        "io-error-policy-switched-to-ignore",
+        _wrong(
+            "io-error",
+            _destroy,
+            _redefine(lambda xml, p: xml.replace("error_policy='stop'", "error_policy='ignore'")),
+            _start,
+        ),
+        frozenset({"error-policy", "disk-space"}),
+    ),
     Wrong(
         "io-error-data-disk-detached",
         _wrong("io-error", _destroy, _redefine(_without_vdb), _start),
