@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kvmlab.errors import GuestTimeout
-from kvmlab.grading import Check, check
+from kvmlab.grading import AgentUnavailable, Checks, GuestTimeout, check, step, wait_until
 from kvmlab.host import Host
 from kvmlab.labs.memory import MemoryParams
-from kvmlab.resources.agent import AgentUnavailable, poll
-from kvmlab.resources.domain import Domain
-
-BALLOON_WAIT = 20.0  # the guest moves the balloon 1 MiB at a time; under TCG 128 MiB can take seconds
-BALLOON_STILL = 2.0  # a balloon that has not moved for this long has arrived where it is going
 
 
 def _mib(kib: int | None, absent: str) -> str:
@@ -27,64 +19,81 @@ def _mib(kib: int | None, absent: str) -> str:
 class GuestMemory:
     balloon_kib: int
     mem_total_kib: int
+    deflated_kib: int  # given back to the guest by its balloon since it booted
 
 
-def _settle(vm: Domain, target_kib: int) -> None:
-    """Let a moving balloon arrive before grading it.
-
-    libvirt's live <currentMemory> follows the balloon as it moves (QEMU's
-    BALLOON_CHANGE events), so right after `setmem` it still shows the old
-    size. Wait until the balloon is at the target, or has stopped moving.
-    """
-    deadline = time.monotonic() + BALLOON_WAIT
-    last, still_since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        live = vm.live
-        now = (vm.memory_stats().get("actual"), live.current_memory_kib if live else None)
-        if now == (target_kib, target_kib):
-            return
-        if now != last:
-            last, still_since = now, time.monotonic()
-        elif time.monotonic() - still_since > BALLOON_STILL:
-            return  # it rests somewhere else: grade that
-        time.sleep(0.2)
-
-
-def checks(host: Host, p: MemoryParams) -> Iterator[Check]:
-    vm = host.domain(p.domain)
-    if vm.is_running:
-        _settle(vm, p.current_kib)
-    live, config = vm.live, vm.config
+@step(
+    1,
+    "Raise the maximum memory in the persistent definition",
+    hints=(
+        "A guest has a maximum memory (<memory>) and a current one (<currentMemory>, where the balloon leaves it); "
+        "QEMU sizes the guest's RAM from the maximum when it starts, so a new maximum goes into the persistent "
+        "definition, which virsh can change while the guest runs. And virsh reads a bare number as KiB.",
+        "virsh setmaxmem DOMAIN SIZE-with-a-unit, plus the option that writes the definition",
+    ),
+)
+def maximum(host: Host, p: MemoryParams) -> Checks:
+    config = host.domain(p.domain).config
     config_max = config.memory_kib if config else None
-    live_max = live.memory_kib if live else None
-    live_current = live.current_memory_kib if live else None
-    config_current = config.current_memory_kib if config else None
-
     yield check(
         "max-config",
         f"the persistent definition allows up to {p.max_mib} MiB",
         config_max == p.max_kib,
         expected=_mib(p.max_kib, ""),
         actual=_mib(config_max, "no persistent definition"),
-        hint=f"virsh setmaxmem {p.domain} {p.max_mib}M --config (mind the M: without a unit it is KiB)",
+        hint="the maximum (<memory>) of the definition is what the next start gets: the running guest's own "
+        "maximum cannot change, the definition's can; mind the unit (a bare number is KiB)",
     )
+
+
+@step(
+    2,
+    "Power-cycle the guest so QEMU starts with the new maximum",
+    hints=(
+        "QEMU gives the guest its RAM when it starts: a new maximum takes effect only in a new QEMU process. "
+        "A reboot inside the guest keeps the same process.",
+        "virsh shutdown DOMAIN, wait until virsh domstate says shut off, then virsh start DOMAIN",
+    ),
+)
+def power_cycle(host: Host, p: MemoryParams) -> Checks:
+    live = host.domain(p.domain).live
+    live_max = live.memory_kib if live else None
     yield check(
         "max-live",
         f"the running guest was started with that maximum ({p.max_mib} MiB)",
         live_max == p.max_kib,
         expected=_mib(p.max_kib, ""),
         actual=_mib(live_max, "guest not running"),
-        hint="the maximum cannot change on a running guest (setmaxmem --live is refused): "
-        "virsh shutdown, wait for 'shut off', then virsh start",
+        hint="a running guest's maximum cannot change (libvirt refuses it live): the guest must be powered off and "
+        "started again (a reboot inside the guest is not enough)",
     )
+
+
+@step(
+    3,
+    "Balloon the running guest to the asked size, live and persistent",
+    hints=(
+        "The virtio balloon moves a running guest's memory anywhere up to its maximum without a restart: libvirt can "
+        "move it in the running guest, write the new size into the persistent definition (a separate copy), or "
+        "both. QEMU's HMP balloon command moves it behind libvirt's back, in the running guest only.",
+        "virsh setmem DOMAIN SIZE-with-a-unit, plus the option that changes the running guest and the one that "
+        "writes the definition",
+    ),
+)
+def balloon(host: Host, p: MemoryParams) -> Checks:
+    vm = host.domain(p.domain)
+    vm.settle_balloon(p.current_kib)
+    live, config = vm.live, vm.config
+    live_current = live.current_memory_kib if live else None
+    config_current = config.current_memory_kib if config else None
     yield check(
         "current-live",
         f"the running guest has {p.current_mib} MiB (its balloon target)",
         live_current == p.current_kib,
         expected=_mib(p.current_kib, ""),
         actual=_mib(live_current, "guest not running"),
-        hint=f"virsh setmem {p.domain} {p.current_mib}M --live --config; a bare number is KiB "
-        f"(setmem {p.current_mib} would leave the guest {p.current_mib} KiB)",
+        hint="the running guest (virsh dominfo, Used memory) is not at that size: a change meant for it has to say "
+        "so, and a bare number is KiB, not MiB",
     )
     yield check(
         "current-config",
@@ -92,7 +101,8 @@ def checks(host: Host, p: MemoryParams) -> Iterator[Check]:
         config_current == p.current_kib,
         expected=_mib(p.current_kib, ""),
         actual=_mib(config_current, "no persistent definition"),
-        hint="--live alone, and QEMU's HMP balloon command, change only the running guest: add --config",
+        hint="a change made only to the running guest (QEMU's HMP balloon command included) is gone after the next "
+        "boot: the persistent definition (<currentMemory> in virsh dumpxml --inactive) is a separate copy",
     )
 
     actual = vm.memory_stats().get("actual")
@@ -102,18 +112,20 @@ def checks(host: Host, p: MemoryParams) -> Iterator[Check]:
         actual == p.current_kib,
         expected=_mib(p.current_kib, ""),
         actual=_mib(actual, "guest not running"),
-        hint=f"virsh dommemstat {p.domain} shows 'actual' in KiB; the guest needs its virtio_balloon "
-        "driver to move the balloon",
+        hint="virsh dommemstat shows where the balloon is ('actual', in KiB); the guest needs its virtio_balloon "
+        "driver to move it",
     )
 
     guest = vm.guest
     held_kib = p.max_kib - p.current_kib  # what the balloon must take from the guest
+    given_kib = p.current_kib - p.start_kib  # what a live change from the starting size gives back
 
     def seen() -> GuestMemory | str:
         if guest is None:
             return "guest not running"
         try:
-            return GuestMemory(guest.balloon_kib(), guest.meminfo_kib().get("MemTotal", 0))
+            counters = guest.balloon_counters()
+            return GuestMemory(counters.held_kib, guest.meminfo_kib().get("MemTotal", 0), counters.deflated_kib)
         except (AgentUnavailable, GuestTimeout) as err:
             # e.g. `setmem VM 384` (KiB): the squeezed guest's OOM killer took the agent.
             return f"the guest agent does not answer ({err.message})"
@@ -122,7 +134,21 @@ def checks(host: Host, p: MemoryParams) -> Iterator[Check]:
         return isinstance(m, GuestMemory) and m.balloon_kib == held_kib and m.mem_total_kib <= p.current_kib
 
     # The guest counts its balloon pages a moment before QEMU's 'actual' shows them.
-    mem = poll(seen, right, seconds=3 if actual == p.current_kib else 0)
+    mem = wait_until(seen, right, seconds=3 if actual == p.current_kib else 0)
+    # QEMU keeps no history of balloon targets, and libvirt sets one right after every start too: the guest's
+    # own counters since boot are what tell a guest given memory while it ran (its balloon deflated) from
+    # one restarted with a new <currentMemory> (its balloon only ever inflated).
+    deflated = mem.deflated_kib if isinstance(mem, GuestMemory) else None
+    yield check(
+        "balloon-live",
+        f"the running guest was given the memory without a restart (its balloon gave back {_mib(given_kib, '')} "
+        "since it booted)",
+        deflated is not None and deflated >= given_kib,
+        expected=f"at least {_mib(given_kib, '')} deflated since boot",
+        actual=f"{_mib(deflated, '')} deflated since boot" if deflated is not None else mem,
+        hint="a guest started with the new size was never given memory while it ran (its balloon only inflated "
+        "at boot: /proc/vmstat balloon_inflate, balloon_deflate): the lab is about growing it without a restart",
+    )
     yield check(
         "guest-memory",
         f"inside the guest, the balloon holds {_mib(held_kib, '')} and MemTotal is at most {p.current_mib} MiB",

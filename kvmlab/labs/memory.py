@@ -2,10 +2,10 @@
 
 The guest starts with 256 MiB and a maximum of 256 MiB, so it cannot be given
 the asked 384 MiB until the trainee raises the maximum in the persistent
-definition (``setmaxmem --config``: refused on a running guest) and
-power-cycles it. Then the virtio balloon moves the guest between the two
-without a restart: ``virsh setmem`` (KiB unless a unit is given) or QEMU's
-HMP ``balloon`` (MiB).
+definition (``setmaxmem --config``, which works while the guest runs: only
+``--live`` is refused) and power-cycles it. Then the virtio balloon moves the
+guest between the two without a restart: ``virsh setmem`` (KiB unless a unit
+is given) or QEMU's HMP ``balloon`` (MiB).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ class MemoryParams(Params):
     current_mib: int  # what the balloon must leave the guest, live and persistent
     hmp_mib: int  # a first, live-only balloon target for the HMP step of the notebook
     uri: str
+
+    @property
+    def start_kib(self) -> int:
+        return self.start_mib * 1024
 
     @property
     def max_kib(self) -> int:

@@ -30,6 +30,12 @@ def _restart(s: Toolkit) -> None:
         s.wait_ready(domain)
 
 
+def _crash_then_lab_start(s: Toolkit) -> None:
+    """The guest killed and brought back by `lab start`: a fresh QEMU from the persistent definition."""
+    s.virsh("destroy", s.params.domain)  # type: ignore[attr-defined]
+    s.lab.start(s)
+
+
 def _steps(*steps: Step) -> Step:
     def apply(s: Toolkit) -> None:
         for step in steps:
@@ -39,7 +45,14 @@ def _steps(*steps: Step) -> Step:
 
 
 RAISE_MAX = _steps(_virsh("setmaxmem", "{domain}", "{max_mib}M", "--config"), _restart)
-GUEST_SIDE = {"current-live", "balloon-actual", "guest-memory"}
+# The running guest never got the memory (balloon-live: its balloon gave nothing back since it booted).
+GUEST_SIDE = {"current-live", "balloon-actual", "balloon-live", "guest-memory"}
+# Maximum and size both written to the definition, then a fresh QEMU: the guest has the size, but it booted
+# with it, and nothing was given to it while it ran.
+COLD = (
+    _virsh("setmaxmem", "{domain}", "{max_mib}M", "--config"),
+    _virsh("setmem", "{domain}", "{current_mib}M", "--config"),
+)
 
 WRONG = [
     Wrong(
@@ -79,4 +92,6 @@ WRONG = [
         _steps(_virsh("setmaxmem", "{domain}", "{max_mib}", "--config"), _restart),
         frozenset({"max-config", "max-live", "current-config"} | GUEST_SIDE),
     ),
+    Wrong("cold-plug-by-restart", _steps(*COLD, _restart), frozenset({"balloon-live"})),
+    Wrong("cold-plug-by-crash-and-lab-start", _steps(*COLD, _crash_then_lab_start), frozenset({"balloon-live"})),
 ]
