@@ -31,6 +31,52 @@ STATE_NAMES = {
 }
 
 
+# Why a domain is in its state, as `virsh domstate --reason` words it (libvirt's reason enums, by state).
+REASON_NAMES = {
+    libvirt.VIR_DOMAIN_RUNNING: (
+        "unknown",
+        "booted",
+        "migrated",
+        "restored",
+        "from snapshot",
+        "unpaused",
+        "migration canceled",
+        "save canceled",
+        "event wakeup",
+        "crashed",
+        "post-copy",
+        "post-copy failed",
+    ),
+    libvirt.VIR_DOMAIN_PAUSED: (
+        "unknown",
+        "user",
+        "migrating",
+        "saving",
+        "dumping",
+        "I/O error",
+        "watchdog",
+        "from snapshot",
+        "shutting down",
+        "creating snapshot",
+        "crashed",
+        "starting up",
+        "post-copy",
+        "post-copy failed",
+    ),
+    libvirt.VIR_DOMAIN_SHUTOFF: (
+        "unknown",
+        "shutdown",
+        "destroyed",
+        "crashed",
+        "migrated",
+        "saved",
+        "failed",
+        "from snapshot",
+        "daemon",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Both(Generic[T]):
     """One device (or value) as the running guest has it and as the persistent definition has it."""
@@ -63,6 +109,22 @@ class Domain:
         if dom is None:
             return "absent"
         return STATE_NAMES.get(dom.state()[0], "unknown")
+
+    @property
+    def reason(self) -> str:
+        """Why it is in its state, as `virsh domstate --reason` says: "I/O error", "failed", "migrated"..."""
+        dom = self.handle
+        if dom is None:
+            return "absent"
+        state, reason = dom.state()
+        names = REASON_NAMES.get(state, ())
+        return names[reason] if 0 <= reason < len(names) else "unknown"
+
+    @property
+    def state_with_reason(self) -> str:
+        """``paused (I/O error)``, ``shut off (failed)``: the state and why, as `virsh domstate --reason` says."""
+        state = self.state
+        return state if state == "absent" else f"{state} ({self.reason})"
 
     @property
     def is_running(self) -> bool:
