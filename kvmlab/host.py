@@ -18,6 +18,7 @@ from kvmlab.resources.hostpath import HostPath
 from kvmlab.resources.hugepages import HugePages
 from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.lifecycle import EventsFile
+from kvmlab.resources.netdev import NetDevice
 from kvmlab.resources.netstate import NetworkState
 from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
@@ -139,6 +140,10 @@ class Host:
 
     def bridge(self, name: str) -> Bridge:
         return Bridge(name)
+
+    def netdev(self, name: str) -> NetDevice:
+        """A network interface of the host (``ip link show NAME``): there or not, a guest's tap or not."""
+        return NetDevice(name)
 
     def qmp(self, socket_path: str | Path) -> QmpSocket:
         """A QEMU's QMP socket (a QEMU started by hand, without libvirt)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+from kvmlab.labs._restart import restart
 from kvmlab.labs.bridges import BridgeParams, make_bridge
 from kvmlab.procs import run
 from kvmlab.toolkit import Toolkit
@@ -56,10 +57,35 @@ def _with_uplink(s: Toolkit, p: BridgeParams) -> None:
     run(["ip", "link", "set", "dev", uplink, "master", p.bridge])
 
 
+def _model_given_to_one_view_only(s: Toolkit, p: BridgeParams) -> None:
+    """The NIC hot-added as virtio, then the same NIC (its MAC) written to the definition without a model:
+    after the next boot it is libvirt's default, an emulated rtl8139."""
+    _attach("--live")(s, p)
+    live = s.host.domain(p.domain).live
+    mac = next(i.mac for i in (live.interfaces() if live else []) if i.source_bridge == p.bridge)
+    assert mac
+    s.virsh("attach-interface", p.domain, "--type", "bridge", "--source", p.bridge, "--mac", mac, "--config")
+
+
+def _cold_plug(s: Toolkit, p: BridgeParams) -> None:
+    """The NIC written to the definition only, then the guest restarted: it has the NIC, cold-plugged."""
+    _attach("--config")(s, p)
+    restart(s, p.domain)
+
+
+def _crash_then_start(s: Toolkit, p: BridgeParams) -> None:
+    """The definition edited, then the guest killed and brought back by `lab start` (a fresh QEMU)."""
+    _attach("--config")(s, p)
+    s.virsh("destroy", p.domain)
+    s.lab.start(s)
+
+
 WRONG = [
     Wrong("live-only", _solution(attach=_attach("--live")), frozenset({"nic-config"})),
     Wrong(
-        "config-only", _solution(attach=_attach("--config")), frozenset({"nic-live", "tap-enslaved", "guest-sees-nic"})
+        "config-only",
+        _solution(attach=_attach("--config")),
+        frozenset({"nic-live", "nic-hotplugged", "tap-enslaved", "guest-sees-nic"}),
     ),
     Wrong(
         "no-model",
@@ -69,4 +95,11 @@ WRONG = [
     Wrong("bridge-left-down", _solution(bridge=_left_down), frozenset({"bridge-up"})),
     Wrong("address-on-bridge", _solution(bridge=_with_address), frozenset({"bridge-no-address"})),
     Wrong("uplink-on-bridge", _solution(bridge=_with_uplink), frozenset({"bridge-no-uplink"})),
+    Wrong(
+        "model-given-to-the-running-guest-only",
+        _solution(attach=_model_given_to_one_view_only),
+        frozenset({"nic-model"}),
+    ),
+    Wrong("cold-plug-by-restart", _solution(attach=_cold_plug), frozenset({"nic-hotplugged"})),
+    Wrong("cold-plug-by-crash-and-lab-start", _solution(attach=_crash_then_start), frozenset({"nic-hotplugged"})),
 ]
