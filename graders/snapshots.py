@@ -4,22 +4,20 @@ The chain before the merge is what the trainee recorded with ``qemu-img info
 --backing-chain`` while the overlay was in use; the chain after it is read
 from the host now (``qemu-img info`` and the live XML's backingStore). The
 backup and each internal snapshot are read out of their images without
-booting them (qemu-img convert + e2fsck + debugfs); the data written after
-the snapshot is read in the running guest through its agent.
+booting them (qemu-img convert + e2fsck + debugfs); whether the backup was
+frozen (--quiesce) from its ext4 superblock before any journal replay; the
+data written after the snapshot is read in the running guest through its
+agent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
 from pathlib import Path
 
-from kvmlab.grading import Check, check
-from kvmlab.host import Host, ImageInfo
+from kvmlab.grading import AgentUnavailable, Check, Checks, ImageUnreadable, check, step
+from kvmlab.host import DiskXML, DomainSnapshotXML, Host, ImageInfo
 from kvmlab.labs.snapshots import SnapshotParams
-from kvmlab.resources.agent import AgentUnavailable
-from kvmlab.resources.imagefs import ImageUnreadable
-from kvmlab.resources.trainee_files import read_json, same_file
-from kvmlab.xmlviews import DiskXML, DomainSnapshotXML
 
 
 def _last(text: str) -> str:
@@ -28,64 +26,83 @@ def _last(text: str) -> str:
     return lines[-1] if lines else "?"
 
 
-def _describe_chain(chain: list[ImageInfo]) -> str:
-    return " -> ".join(f"{Path(e.filename).name} ({e.format})" for e in chain) or "empty"
+def _name(path: str | None) -> str:
+    return Path(path or "none").name
 
 
-def _recorded_chain(path: str) -> tuple[list[ImageInfo], str]:
-    data, why = read_json(path)
-    if why:
-        return [], why
+# -- 1. the external snapshot ---------------------------------------------------
+
+
+@step(
+    1,
+    "Take an external, disk-only, quiesced snapshot and record the chain",
+    hints=(
+        "An external disk-only snapshot puts a new, empty qcow2 overlay on top of the running guest's disk: the "
+        "guest writes there from now on, and the image under it is frozen, a point-in-time copy you can read at "
+        "leisure. Quiesced: the guest agent freezes the filesystems for that instant, so the frozen image is clean.",
+        "virsh snapshot-create-as DOMAIN NAME --disk-only --atomic --quiesce --diskspec vda,snapshot=external,"
+        "file=OVERLAY; then qemu-img info -U --backing-chain --output=json OVERLAY > CHAIN_FILE",
+    ),
+)
+def external_snapshot(host: Host, p: SnapshotParams) -> Checks:
+    chain, why = _recorded_chain(host, p.chain_before)
+    yield check(
+        "chain-recorded",
+        "while the external snapshot was in use, vda's chain was overlay -> vda image -> template",
+        _chain_as_asked(host, p, chain),
+        expected=f"{_name(p.overlay)} (qcow2) -> {_name(p.disk)} (qcow2) -> {_name(p.base)} (raw)",
+        actual=why or " -> ".join(f"{_name(e.filename)} ({e.format})" for e in chain) or "empty",
+        hint="the grader reads the chain you recorded as JSON (qemu-img info --backing-chain in JSON) while the "
+        "overlay is in use: QEMU holds the images, so qemu-img must be told to share them",
+    )
+
+
+def _recorded_chain(host: Host, path: str) -> tuple[list[ImageInfo], str]:
+    text = host.trainee_file(path).text()
+    if text is None:
+        return [], "no file"
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        return [], f"not JSON ({err})"
     chain = [ImageInfo.from_json(e) if isinstance(e, dict) else None for e in data] if isinstance(data, list) else []
     if not isinstance(data, list) or None in chain:
         return [], "not a list of images (use --backing-chain --output=json)"
     return [e for e in chain if e is not None], ""
 
 
-def _chain_as_asked(p: SnapshotParams, chain: list[ImageInfo]) -> bool:
+def _chain_as_asked(host: Host, p: SnapshotParams, chain: list[ImageInfo]) -> bool:
     layers = [(p.overlay, "qcow2"), (p.disk, "qcow2"), (p.base, "raw")]
     if len(chain) != len(layers):
         return False
     for i, (entry, (path, fmt)) in enumerate(zip(chain, layers, strict=True)):
         below = layers[i + 1][0] if i + 1 < len(layers) else None
-        if not same_file(entry.filename, path) or entry.format != fmt:
+        if not host.file(path).is_named_by(entry.filename) or entry.format != fmt:
             return False
         if (below is None) != (entry.backing_file is None) or (
-            below is not None and not same_file(entry.backing_file, below)
+            below is not None and not host.file(below).is_named_by(entry.backing_file)
         ):
             return False
     return True
 
 
-def _disk_desc(disk: DiskXML | None) -> str:
-    if disk is None:
-        return "no vda"
-    chain = " -> ".join(Path(f).name for f in disk.backing_files())
-    return f"{Path(disk.source or 'none').name} ({disk.format})" + (f" -> {chain}" if chain else "")
+# -- 2. the backup ----------------------------------------------------------------
 
 
-def checks(host: Host, p: SnapshotParams) -> Iterator[Check]:
-    vm = host.domain(p.domain)
-    live, config = vm.live, vm.config
-    live_vda = live.disk("vda") if live else None
-    config_vda = config.disk("vda") if config else None
-    snaps = vm.snapshots()
-
-    # -- 1. the live backup ------------------------------------------------
-    chain, why = _recorded_chain(p.chain_before)
-    yield check(
-        "chain-recorded",
-        "while the external snapshot was in use, vda's chain was overlay -> vda image -> template",
-        _chain_as_asked(p, chain),
-        expected=f"{Path(p.overlay).name} (qcow2) -> {Path(p.disk).name} (qcow2) -> {Path(p.base).name} (raw)",
-        actual=why or _describe_chain(chain),
-        hint=f"after virsh snapshot-create-as ... --disk-only --diskspec vda,snapshot=external,file={p.overlay}: "
-        f"qemu-img info -U --backing-chain --output=json {p.overlay} > {p.chain_before}",
-    )
-
-    backup = host.image(p.backup)
-    info = backup.info()
-    clean, said = backup.check() if info else (False, "")
+@step(
+    2,
+    "Write in the guest, and copy the frozen image: the backup",
+    hints=(
+        "While the overlay takes the guest's writes, the image under it does not change: a copy of it is the "
+        "backup, as the disk was at the snapshot. A copy must stand alone: the image still needs the template "
+        "under it, unless the copy flattens the chain.",
+        "in the guest: write the file and sync; on the host: qemu-img convert -O qcow2 FROZEN_IMAGE BACKUP",
+    ),
+)
+def backup(host: Host, p: SnapshotParams) -> Checks:
+    image = host.image(p.backup)
+    info = image.info()
+    clean, said = image.check() if info else (False, "")
     disk_size = host.image(p.disk).virtual_size
     yield check(
         "backup-standalone",
@@ -100,93 +117,25 @@ def checks(host: Host, p: SnapshotParams) -> Iterator[Check]:
         if info is None
         else f"{info.format}, backing {info.backing_file or 'none'}, {info.virtual_size} bytes, "
         + ("clean" if clean else f"check: {_last(said)}"),
-        hint=f"qemu-img convert -O qcow2 {p.disk} {p.backup} while the overlay takes the writes: convert "
-        "flattens the chain (template + vda) into one image; cp would copy the qcow2 alone, still needing the template",
+        hint="vda is a thin clone: a copy of its qcow2 file alone still needs the template under it. A conversion "
+        "reads through the whole chain and writes one image",
     )
-
     yield _point_in_time(host, p)
-
-    # -- the merge -----------------------------------------------------------
-    job = vm.block_job("vda") if live_vda is not None else {}
+    needs_recovery = host.ext4(p.backup).needs_recovery if info else None
     yield check(
-        "merged",
-        "vda is the lab's qcow2 again, live and persistent, with no block job left running",
-        live_vda is not None
-        and config_vda is not None
-        and same_file(live_vda.source, p.disk)
-        and same_file(config_vda.source, p.disk)
-        and live_vda.format == "qcow2"
-        and not job,
-        expected=f"vda -> {Path(p.disk).name} (qcow2) in the live and the persistent XML; no block job",
-        actual=f"live: {_disk_desc(live_vda) if live else f'not running ({vm.state})'}; "
-        f"persistent: {_disk_desc(config_vda)}" + (f"; a block job is still running: {job}" if job else ""),
-        hint=f"virsh blockcommit {p.domain} vda --active --pivot --shallow: --pivot switches the guest back to "
-        f"{Path(p.disk).name}; without --shallow (or --base {p.disk}) it commits into the bottom of the chain, "
-        "the template",
+        "backup-quiesced",
+        "the backup's filesystem was frozen at the snapshot (quiesced): no journal left to replay",
+        needs_recovery is False,
+        expected="ext4 superblock without needs_recovery",
+        actual="missing"
+        if info is None
+        else {None: "no ext4 filesystem found", True: "needs_recovery: crash-consistent only"}.get(
+            needs_recovery, "clean"
+        ),
+        hint="a mounted filesystem copied as it runs is only crash-consistent (a journal to replay, application "
+        "data maybe half written); the guest agent can freeze it for the instant of the snapshot, and libvirt asks "
+        "it to when told to quiesce",
     )
-
-    in_use = [
-        f"{where} XML"
-        for where, disk in (("live", live_vda), ("persistent", config_vda))
-        if disk is not None and any(same_file(f, p.overlay) for f in [disk.source or "", *disk.backing_files()])
-    ]
-    external = sorted(name for name, snap in snaps.items() if any(d.snapshot == "external" for d in snap.disks()))
-    left = [
-        *(["the file is still there"] if Path(p.overlay).exists() else []),
-        *(f"in use by the {where}" for where in in_use),
-        *(f"external snapshot metadata: {name}" for name in external),
-    ]
-    yield check(
-        "overlay-removed",
-        "the overlay is merged and gone: not in use, deleted, no external snapshot metadata pointing at it",
-        not left,
-        expected=f"no {Path(p.overlay).name}, no external snapshot",
-        actual="; ".join(left) or "gone",
-        hint=f"after the pivot: virsh snapshot-delete {p.domain} {p.backup_snapshot} --metadata (libvirt can no "
-        f"longer revert to it) and rm {p.overlay} (or blockcommit --delete)",
-    )
-
-    found: str | None = None
-    problem = ""
-    guest = vm.guest
-    if guest is None:
-        problem = f"guest not running ({vm.state})"
-    else:
-        try:
-            result = guest.run(["/bin/cat", p.marker_in_guest])
-            found = result.stdout.strip() if result.exitcode == 0 else None
-            problem = "" if result.exitcode == 0 else result.stderr.strip() or "no such file"
-        except AgentUnavailable as err:
-            problem = err.message
-    yield check(
-        "marker-survives",
-        "the file written in the guest after the backup snapshot is still there, after the merge",
-        found == p.marker_text,
-        expected=f"{p.marker_in_guest}: {p.marker_text}",
-        actual=problem or repr(found),
-        hint="write it after snapshot-create-as and before the blockcommit: it lands in the overlay, and only "
-        "a commit (or a pull) brings it into the image that stays",
-    )
-
-    # -- 2. no more template -------------------------------------------------
-    top = host.image(p.disk).info()
-    pulled_backing = top.backing_file if top else None
-    live_chain = live_vda.backing_files() if live_vda else []
-    yield check(
-        "flattened",
-        "vda no longer needs the template: no backing file in the image nor in the live XML",
-        top is not None and pulled_backing is None and live_vda is not None and not live_chain,
-        expected=f"{Path(p.disk).name}: no backing file; live backingStore empty",
-        actual=("missing" if top is None else f"backing file {pulled_backing or 'none'}")
-        + ("; live: not running" if live_vda is None else f"; live chain: {', '.join(live_chain) or 'empty'}"),
-        hint=f"virsh blockpull {p.domain} vda --wait copies the template's data into vda, live; then "
-        f"{Path(p.base).name} is free (qemu-img rebase -b '' does it offline)",
-    )
-
-    # -- 3. internal snapshots -----------------------------------------------
-    yield _internal(p, snaps, top)
-    yield _tree(p, snaps, vm.current_snapshot)
-    yield _contents(host, p, top)
 
 
 def _point_in_time(host: Host, p: SnapshotParams) -> Check:
@@ -209,9 +158,156 @@ def _point_in_time(host: Host, p: SnapshotParams) -> Check:
         or f"e2fsck {'clean' if consistent else 'found errors: ' + _last(said)}, "
         f"/etc/hostname {'present' if hostname is not None else 'missing'}, "
         + (f"{p.marker_in_image} present ({marker.strip()!r})" if marker is not None else f"no {p.marker_in_image}"),
-        hint="copy the image while the overlay takes the writes (after snapshot-create-as, before blockcommit); "
-        "--quiesce has the guest agent freeze the filesystem, so the copy needs no journal replay",
+        hint="copy the image that the snapshot froze, while the overlay takes the writes: after the merge it holds "
+        "everything written since, and it is no longer the disk as it was at the snapshot",
     )
+
+
+# -- 3. the merge -----------------------------------------------------------------
+
+
+@step(
+    3,
+    "Merge the overlay back into vda, and remove it",
+    hints=(
+        "A block commit copies the overlay's clusters down into the image under it while the guest runs, then "
+        "pivots the guest back onto that image. Where it commits matters: by default, into the bottom of the "
+        "chain (here the template). The overlay and the snapshot's metadata are left for you to remove.",
+        "virsh blockcommit DOMAIN vda --active --pivot plus the option that commits into the image right under "
+        "the top; then virsh snapshot-delete DOMAIN SNAPSHOT --metadata, and remove the overlay file",
+    ),
+)
+def merge(host: Host, p: SnapshotParams) -> Checks:
+    vm = host.domain(p.domain)
+    live, config = vm.live, vm.config
+    live_vda = live.disk("vda") if live else None
+    config_vda = config.disk("vda") if config else None
+    job = vm.block_job("vda") if live_vda is not None else {}
+    yield check(
+        "merged",
+        "vda is the lab's qcow2 again, live and persistent, with no block job left running",
+        live_vda is not None
+        and config_vda is not None
+        and host.file(p.disk).is_named_by(live_vda.source)
+        and host.file(p.disk).is_named_by(config_vda.source)
+        and live_vda.format == "qcow2"
+        and not job,
+        expected=f"vda -> {_name(p.disk)} (qcow2) in the live and the persistent XML; no block job",
+        actual=f"live: {_disk_desc(live_vda) if live else f'not running ({vm.state})'}; "
+        f"persistent: {_disk_desc(config_vda)}" + (f"; a block job is still running: {job}" if job else ""),
+        hint=f"an active commit ends with a pivot that switches the guest back to {_name(p.disk)}; one that commits "
+        "to the default base writes the overlay into the template, at the bottom of the chain",
+    )
+
+    in_use = [
+        f"{where} XML"
+        for where, disk in (("live", live_vda), ("persistent", config_vda))
+        if disk is not None
+        and any(host.file(p.overlay).is_named_by(f) for f in [disk.source or "", *disk.backing_files()])
+    ]
+    external = sorted(
+        name for name, snap in vm.snapshots().items() if any(d.snapshot == "external" for d in snap.disks())
+    )
+    left = [
+        *(["the file is still there"] if host.file(p.overlay).exists else []),
+        *(f"in use by the {where}" for where in in_use),
+        *(f"external snapshot metadata: {name}" for name in external),
+    ]
+    yield check(
+        "overlay-removed",
+        "the overlay is merged and gone: not in use, deleted, no external snapshot metadata pointing at it",
+        not left,
+        expected=f"no {_name(p.overlay)}, no external snapshot",
+        actual="; ".join(left) or "gone",
+        hint="after the pivot the overlay is out of the chain, but libvirt still lists the snapshot (which can no "
+        "longer be reverted to) and the file is still on disk: remove both",
+    )
+    yield _marker_survives(host, p)
+
+
+def _disk_desc(disk: DiskXML | None) -> str:
+    if disk is None:
+        return "no vda"
+    chain = " -> ".join(_name(f) for f in disk.backing_files())
+    return f"{_name(disk.source)} ({disk.format})" + (f" -> {chain}" if chain else "")
+
+
+def _marker_survives(host: Host, p: SnapshotParams) -> Check:
+    vm = host.domain(p.domain)
+    found: str | None = None
+    problem = ""
+    guest = vm.guest
+    if guest is None:
+        problem = f"guest not running ({vm.state})"
+    else:
+        try:
+            result = guest.run(["/bin/cat", p.marker_in_guest])
+            found = result.stdout.strip() if result.exitcode == 0 else None
+            problem = "" if result.exitcode == 0 else result.stderr.strip() or "no such file"
+        except AgentUnavailable as err:
+            problem = err.message
+    return check(
+        "marker-survives",
+        "the file written in the guest after the backup snapshot is still there, after the merge",
+        found == p.marker_text,
+        expected=f"{p.marker_in_guest}: {p.marker_text}",
+        actual=problem or repr(found),
+        hint="write it after the snapshot and before the merge: it lands in the overlay, and only a commit (or a "
+        "pull) brings it into the image that stays",
+    )
+
+
+# -- 4. no more template ------------------------------------------------------------
+
+
+@step(
+    4,
+    "Pull the template's data into vda",
+    hints=(
+        "A block pull merges up: it copies the backing chain's data into the top image, live, and drops the "
+        "backing file, so the guest no longer needs the template.",
+        "virsh blockpull DOMAIN vda, waiting for the job to finish",
+    ),
+)
+def pull(host: Host, p: SnapshotParams) -> Checks:
+    top = host.image(p.disk).info()
+    backing = top.backing_file if top else None
+    live = host.domain(p.domain).live
+    live_vda = live.disk("vda") if live else None
+    live_chain = live_vda.backing_files() if live_vda else []
+    yield check(
+        "flattened",
+        "vda no longer needs the template: no backing file in the image nor in the live XML",
+        top is not None and backing is None and live_vda is not None and not live_chain,
+        expected=f"{_name(p.disk)}: no backing file; live backingStore empty",
+        actual=("missing" if top is None else f"backing file {backing or 'none'}")
+        + ("; live: not running" if live_vda is None else f"; live chain: {', '.join(live_chain) or 'empty'}"),
+        hint=f"the template's data has to be copied into vda while the guest runs (a merge upwards); then "
+        f"{_name(p.base)} is free",
+    )
+
+
+# -- 5. internal snapshots ------------------------------------------------------------
+
+
+@step(
+    5,
+    "Build a tree of internal snapshots",
+    hints=(
+        "Without --disk-only a snapshot of a running guest is internal: disk, RAM and device state inside the "
+        "qcow2. A new snapshot's parent is the current one; a revert makes an older one current again, so the next "
+        "snapshot starts a second branch. Take them after the pull: they keep reading through the backing file.",
+        "virsh snapshot-create-as DOMAIN NAME for each, with the version file written (and synced) in the guest "
+        "before; virsh snapshot-revert DOMAIN NAME in between",
+    ),
+)
+def internal(host: Host, p: SnapshotParams) -> Checks:
+    vm = host.domain(p.domain)
+    snaps = vm.snapshots()
+    top = host.image(p.disk).info()
+    yield _internal(p, snaps, top)
+    yield _tree(p, snaps, vm.current_snapshot)
+    yield _contents(host, p, top)
 
 
 def _internal(p: SnapshotParams, snaps: dict[str, DomainSnapshotXML], top: ImageInfo | None) -> Check:
@@ -237,12 +333,12 @@ def _internal(p: SnapshotParams, snaps: dict[str, DomainSnapshotXML], top: Image
             rows.append(f"{name}: {snap.state}, memory {snap.memory}, vda {vda_mode}, {where}")
     return check(
         "snapshots-internal",
-        f"internal snapshots {', '.join(p.snapshots)} of the running guest: RAM and disk, inside {Path(p.disk).name}",
+        f"internal snapshots {', '.join(p.snapshots)} of the running guest: RAM and disk, inside {_name(p.disk)}",
         ok,
         expected="each: state running, memory internal, vda internal; listed by qemu-img snapshot -l",
         actual="; ".join(rows),
-        hint=f"virsh snapshot-create-as {p.domain} NAME (no --disk-only: that makes an external snapshot); "
-        f"qemu-img snapshot -l -U {p.disk} lists what the image holds",
+        hint="an internal snapshot of a running guest holds its RAM too, inside the qcow2 (qemu-img snapshot -l "
+        "lists them with their VM size); a disk-only snapshot is external",
     )
 
 
@@ -258,8 +354,8 @@ def _tree(p: SnapshotParams, snaps: dict[str, DomainSnapshotXML], current: str |
         actual=("" if clean in snaps else f"no {clean}; ")
         + ", ".join(f"{n} <- {parent or 'root'}" for n, parent in seen.items())
         + f"; current {current}",
-        hint=f"virsh snapshot-revert {p.domain} {clean} before writing {v2}: a snapshot's parent is the current "
-        f"snapshot when it is taken (virsh snapshot-list {p.domain} --tree)",
+        hint=f"a snapshot's parent is the current snapshot when it is taken: go back to {clean} before the second "
+        "branch (virsh snapshot-list --tree shows the shape)",
     )
 
 
@@ -271,7 +367,7 @@ def _contents(host: Host, p: SnapshotParams, top: ImageInfo | None) -> Check:
     for name, want in asked.items():
         if name not in in_image:
             ok = False
-            rows.append(f"{name}: not in {Path(p.disk).name}")
+            rows.append(f"{name}: not in {_name(p.disk)}")
             continue
         try:
             with host.image(p.disk).files(snapshot=name) as fs:
@@ -291,7 +387,7 @@ def _contents(host: Host, p: SnapshotParams, top: ImageInfo | None) -> Check:
         ok,
         expected=f"{clean}: no {p.version_in_image}; {v1}: {v1!r}; {v2}: {v2!r}; every filesystem clean",
         actual="; ".join(rows),
-        hint="write (and sync) the version file in the guest before each snapshot; and never blockpull or "
-        "rebase an image after taking internal snapshots: they keep reading what they never copied through "
-        "the old backing file",
+        hint="write (and sync) the version file in the guest before each snapshot; and never pull or rebase an "
+        "image after taking internal snapshots: they keep reading what they never copied through the old backing "
+        "file",
     )

@@ -12,6 +12,7 @@ from kvmlab.resources.cpus import HostCpus
 from kvmlab.resources.definitions import RecordedDefinitions
 from kvmlab.resources.diskmarks import DiskMarks
 from kvmlab.resources.domain import Domain
+from kvmlab.resources.ext4state import Ext4Image
 from kvmlab.resources.filesystem import Filesystem
 from kvmlab.resources.hostfile import FileTimes, HostFile
 from kvmlab.resources.hostpath import HostPath
@@ -34,6 +35,7 @@ from kvmlab.xmlviews import (  # re-exported: graders annotate with them
     CapabilitiesXML,
     ControllerXML,
     DiskXML,
+    DomainSnapshotXML,
     DomainXML,
     InterfaceXML,
 )
@@ -41,6 +43,7 @@ from kvmlab.xmlviews import (  # re-exported: graders annotate with them
 __all__ = [
     "ControllerXML",
     "DiskXML",
+    "DomainSnapshotXML",
     "DomainXML",
     "FileTimes",
     "GuestConsole",
@@ -79,6 +82,10 @@ class Host:
 
     def image(self, path: str | Path) -> Image:
         return Image(path)
+
+    def ext4(self, image: str | Path) -> Ext4Image:
+        """The ext4 filesystem of a disk image as its superblock says (was it left frozen or unmounted?)."""
+        return Ext4Image(image)
 
     def shadow(self, image: str | Path) -> ImageShadow:
         """The /etc/shadow inside a disk image, read offline, with the host's crypt(3) to check passwords."""

@@ -111,11 +111,19 @@ def guest_write(kit: Toolkit, domain: str, path: str, text: str) -> ExecResult:
     return agent.run(["/bin/sh", "-c", 'echo "$1" > "$2" && sync', "sh", text, path])
 
 
-def live_backup(kit: Toolkit, p: SnapshotParams, backup_after_merge: bool = False, clean_up: bool = True) -> None:
+def live_backup(
+    kit: Toolkit,
+    p: SnapshotParams,
+    backup_after_merge: bool = False,
+    clean_up: bool = True,
+    quiesce: bool = True,
+    shallow: bool = True,
+) -> None:
     """External snapshot, write, copy the frozen image, commit the overlay back; the flags make known-wrong runs."""
     GuestAgent(kit.connection.conn.lookupByName(p.domain)).wait(30)  # --quiesce asks the agent to freeze
     kit.virsh(
-        "snapshot-create-as", p.domain, p.backup_snapshot, "--disk-only", "--atomic", "--quiesce",
+        "snapshot-create-as", p.domain, p.backup_snapshot, "--disk-only", "--atomic",
+        *(["--quiesce"] if quiesce else []),
         "--diskspec", f"vda,snapshot=external,file={p.overlay}",
     )  # fmt: skip
     chain = run(["qemu-img", "info", "-U", "--backing-chain", "--output=json", p.overlay]).stdout
@@ -123,7 +131,7 @@ def live_backup(kit: Toolkit, p: SnapshotParams, backup_after_merge: bool = Fals
     guest_write(kit, p.domain, p.marker_in_guest, p.marker_text)
     if not backup_after_merge:
         run(["qemu-img", "convert", "-O", "qcow2", p.disk, p.backup])
-    kit.virsh("blockcommit", p.domain, "vda", "--active", "--pivot", "--shallow")
+    kit.virsh("blockcommit", p.domain, "vda", "--active", "--pivot", *(["--shallow"] if shallow else []))
     if backup_after_merge:
         run(["qemu-img", "convert", "-U", "-O", "qcow2", p.disk, p.backup])
     if clean_up:

@@ -17,6 +17,7 @@ import pytest
 
 from graders.storage_internals import _preallocated
 from kvmlab.labs.storage_internals import MIB, PREALLOCATION_MODES, StorageParams
+from kvmlab.resources.ext4state import Ext4Image
 from kvmlab.resources.image import Image
 from kvmlab.resources.imagefs import ImageUnreadable, image_files
 from kvmlab.xmlviews import DomainSnapshotXML
@@ -122,3 +123,22 @@ def test_each_preallocation_mode_is_told_apart_from_the_three_others(tmp_path: P
     )
     verdicts = {mode: _preallocated(image, p, mode).passed for mode in PREALLOCATION_MODES}
     assert verdicts == {mode: mode == made_with for mode in PREALLOCATION_MODES}
+
+
+# -- was the filesystem left frozen (quiesced)? ----------------------------------------
+
+
+def test_an_ext4_left_mounted_needs_recovery_and_a_frozen_or_unmounted_one_does_not(tmp_path: Path) -> None:
+    mkfs = shutil.which("mkfs.ext4") or "/sbin/mkfs.ext4"
+    debugfs = shutil.which("debugfs") or "/sbin/debugfs"
+    raw = tmp_path / "fs.raw"
+    subprocess.run([mkfs, "-q", "-F", str(raw), "8M"], check=True)
+    qcow2 = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(qcow2)], check=True)
+    assert Ext4Image(qcow2).needs_recovery is False  # never mounted: as after fsfreeze
+    # What a mounted ext4 has on disk (the kernel sets it at mount, clears it at unmount or freeze).
+    subprocess.run([debugfs, "-w", "-R", "feature needs_recovery", str(raw)], check=True, capture_output=True)
+    assert Ext4Image(raw).needs_recovery is True
+    blank = tmp_path / "blank.raw"
+    blank.write_bytes(b"\0" * MIB)
+    assert Ext4Image(blank).needs_recovery is None and Ext4Image(tmp_path / "missing").needs_recovery is None
