@@ -1,5 +1,5 @@
 # kvmlab: two commands for a new user.
-#   make lab    set up everything, then open JupyterLab on labs/
+#   make lab    set up everything, then open JupyterLab on your own copy of the labs
 #   make test   set up everything, then run the whole test suite
 SHELL := /bin/bash
 VENV ?= .venv
@@ -11,9 +11,13 @@ JUPYTER_ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 setup:
 	@scripts/setup.sh
 
+# Your own copy of the practice edition (EDITION=guided or exam for the others), in kvmlab's data
+# directory: your edits never land in the repository's labs/.
+EDITION ?= practice
 lab: setup
+	@out=$$($(BIN)/kvmlab notebooks build --edition $(EDITION)) && \
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $(JUPYTER_ROOT_FLAG) \
-		--ServerApp.root_dir=labs --LabApp.default_url=/lab/tree/00-welcome.ipynb
+		--ServerApp.root_dir="$$out" --LabApp.default_url=/lab/tree/00-welcome.ipynb
 
 # Two workers (one per core); the durations of every test go to build/test-durations.txt.
 test: setup lint

@@ -54,8 +54,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _build_editions() -> None:
+    import shutil
+
     from kvmlab import editions
 
+    shutil.rmtree(EDITIONS, ignore_errors=True)  # only what this run builds (the welcome notebook builds more)
     guided, solved = NBVAL_TRAINEES["guided"], NBVAL_TRAINEES["practice-solved"]
     editions.write_editions(
         EDITIONS / "guided", "guided", force=True, transform=lambda nb, _src: editions.run_as(nb, guided)

@@ -20,6 +20,9 @@ APT_PACKAGES=(
     # (offline password, templates) boots its appliance with the kernel in /boot.
     linux-image-cloud-amd64
     gcc
+    # The browser tests drive JupyterLab in Debian's Chromium (Playwright cannot download
+    # browsers here); Chinese text needs a CJK font or Chromium draws boxes.
+    chromium fonts-noto-cjk
 )
 
 t0=$(date +%s.%N)

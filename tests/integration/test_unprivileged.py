@@ -122,6 +122,13 @@ def test_post_build_built_the_guest_in_the_users_own_data_dir(user: User) -> Non
     assert (guest / "manifest.json").is_file() and (guest / "initrd.img").stat().st_uid == USER
 
 
+def test_a_notebook_server_serves_the_users_own_practice_edition(user: User) -> None:
+    assert user.run("jupyter", "--version").returncode == 0
+    mine = Path(user.env["HOME"]) / "kvmlab-labs" / "15-hotadd-disk.ipynb"
+    assert mine.stat().st_uid == USER and "lab.todo(1)" in mine.read_text()
+    assert user.repo not in mine.parents
+
+
 def test_doctor_explains_what_an_unprivileged_user_has(user: User) -> None:
     proc = user.kvmlab("doctor", "--json")
     data = json.loads(proc.stdout)
