@@ -65,6 +65,10 @@ class Lab:
     canonical_subnets: ClassVar[tuple[str, ...]]
     # Its guests may leave this libvirtd (live migration): a guest gone from here is not a fault.
     guests_migrate: ClassVar[bool]
+    # `lab reset` rewinds in about a second: every guest comes back from its saved ready state
+    # (kvmlab.guest.ready) and nothing else is slow to make. False: state outside libvirt (a second
+    # libvirtd, KSM, a QEMU started by hand) or slow steps, so reset rebuilds the lab.
+    rewind: ClassVar[bool]
 
     @property
     def topic(self) -> str:
@@ -113,6 +117,7 @@ class Lab:
             "seed_questions": list(self.seed_questions),
             "notebook": self.notebook,
             "requires": list(self.requires),
+            "reset": "rewind" if self.rewind else "rebuild",
         }
 
 
@@ -127,6 +132,7 @@ def lab(
     requires: tuple[str, ...] = ("libvirt", "guest"),
     canonical_subnets: tuple[str, ...] = (),
     guests_migrate: bool = False,
+    rewind: bool = True,
 ) -> Callable[[L], L]:
     """Declare a lab: its id (which names its module, grader, notebook and topic), title and needs."""
 
@@ -135,7 +141,7 @@ def lab(
         if cls.__module__ != expected:
             raise TypeError(f"lab {id} must be declared in {expected}, not {cls.__module__}")
         cls.id, cls.title, cls.seed_questions, cls.requires = id, title, seed, requires
-        cls.canonical_subnets, cls.guests_migrate = canonical_subnets, guests_migrate
+        cls.canonical_subnets, cls.guests_migrate, cls.rewind = canonical_subnets, guests_migrate, rewind
         return cls
 
     return declare
