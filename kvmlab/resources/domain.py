@@ -293,3 +293,13 @@ class Domain:
         """This domain's runs (start, stop, why it stopped) from libvirt's log; None when unreadable."""
         uuid = self.uuid
         return None if uuid is None else runlog.runs(self.conn.getURI(), self.name, uuid)
+
+    def block_capacity(self, target: str) -> int | None:
+        """The size the running QEMU gives disk ``target`` now (``virsh domblkinfo``); None when not running or gone."""
+        dom = self.handle
+        if dom is None or not dom.isActive():
+            return None
+        try:
+            return int(dom.blockInfo(target, 0)[0])
+        except libvirt.libvirtError:  # detached or stopped meanwhile
+            return None

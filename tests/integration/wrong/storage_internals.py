@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kvmlab.labs._restart import shut_down
 from kvmlab.labs.storage_internals import StorageParams, attach_data, make_thin, trim
 from kvmlab.procs import run
 from kvmlab.toolkit import Toolkit
@@ -21,6 +22,7 @@ def _solve(
     modes: Callable[[str], str] = lambda mode: mode,
     discard: str | None = "unmap",
     resize_unit: str = "M",
+    offline_resize: bool = False,
 ) -> Callable[[Toolkit], None]:
     def apply(s: Toolkit) -> None:
         p = _params(s)
@@ -30,7 +32,14 @@ def _solve(
                  p.prealloc_image(mode), f"{p.prealloc_size_mib}M"])  # fmt: skip
         attach_data(s, p, discard)
         trim(s, p)
-        s.virsh("blockresize", p.domain, p.data_target, f"{p.data_resized_mib}{resize_unit}")
+        if offline_resize:
+            # The guest shut down, the image grown with qemu-img, the guest started again: a resize, not online.
+            shut_down(s, p.domain)
+            run(["qemu-img", "resize", "-q", "-f", "qcow2", p.data, f"{p.data_resized_mib}M"])
+            s.virsh("start", p.domain)
+            s.wait_ready(p.domain)
+        else:
+            s.virsh("blockresize", p.domain, p.data_target, f"{p.data_resized_mib}{resize_unit}")
 
     return apply
 
@@ -62,4 +71,6 @@ WRONG = [
         _solve(resize_unit=""),
         frozenset({"disk-resized", "guest-sees-size", "data-intact"}),
     ),
+    # Shut down, qemu-img resize, start again: the sizes are right, but the guest was rebooted for it.
+    Wrong("resized-offline-with-a-restart", _solve(offline_resize=True), frozenset({"guest-sees-size"})),
 ]
