@@ -33,4 +33,4 @@ lint:
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python bench/lab_start.py
+	$(BIN)/python bench/all.py

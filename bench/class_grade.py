@@ -15,6 +15,7 @@ It prints both and their ratio. Target: the class grade in <= 5 s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import tempfile
@@ -30,10 +31,8 @@ from kvmlab.classroom.gradebook import Gradebook
 LAB = "windows-template"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trainees", type=int, default=30)
-    args = parser.parse_args()
+def measure(trainees: int = 30) -> dict[str, float]:
+    args = argparse.Namespace(trainees=trainees)
     with tempfile.TemporaryDirectory(prefix="kvmlab-bench-") as tmp:
         os.environ["KVMLAB_INSTRUCTOR_KEY"] = str(Path(tmp) / "key")
         names = [f"bench{n:02d}" for n in range(1, args.trainees + 1)]
@@ -77,6 +76,13 @@ def main() -> None:
         f"kvmlab class grade {LAB} ({args.trainees} trainees)  {graded:6.2f} s   "
         f"ratio {graded / baseline:.1f}x   (target <= 5 s); {passed}/{len(outcomes)} pass"
     )
+    return {"class_grade_s": round(graded, 2), "class_grade_ratio": round(graded / baseline, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trainees", type=int, default=30)
+    print(json.dumps(measure(parser.parse_args().trainees)))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from kvmlab.guest.build import KERNEL_CMDLINE, GuestFiles
 
 OWNER_NS = "https://kvmlab.dev/xmlns/owner/1"
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
+TCG_TB_CACHE_MIB = 16
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
     features = _sub(dom, "features")
     _sub(features, "acpi")
     _sub(features, "apic")
+    if spec.domain_type == "qemu":
+        # TCG keeps translated guest code in a cache that defaults to 1 GiB and fills to ~60 MiB
+        # while the tiny guest boots; 16 MiB holds its working set (measured: boot time unchanged).
+        tcg = _sub(features, "tcg")
+        _sub(tcg, "tb-cache", str(TCG_TB_CACHE_MIB), unit="MiB")
     _sub(dom, "clock", offset="utc")
     _sub(dom, "on_poweroff", "destroy")
     _sub(dom, "on_reboot", "restart")
@@ -97,7 +103,9 @@ def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
     if spec.graphics:
         graphics = _sub(devices, "graphics", type=spec.graphics, autoport="yes", listen="127.0.0.1")
         _sub(graphics, "listen", type="address", address="127.0.0.1")
-    balloon = _sub(devices, "memballoon", model="virtio")
+    # Free page reporting: the guest hands pages it freed (in 2 MiB blocks) back to the host,
+    # so an idle guest's QEMU holds what the guest uses, not every page it ever touched.
+    balloon = _sub(devices, "memballoon", model="virtio", freePageReporting="on")
     _sub(balloon, "stats", period="2")
     ET.indent(dom)
     return ET.tostring(dom, encoding="unicode")

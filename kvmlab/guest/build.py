@@ -19,7 +19,7 @@ from kvmlab.procs import run, which
 from kvmlab.resources.console import READY_MARKER  # noqa: F401 - what the guest this builds prints
 
 # Bump when the guest's contents change in a way the inputs below do not show.
-FORMAT = 3
+FORMAT = 4
 KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1 memhp_default_state=online i8042.noaux i8042.nokbd tsc=reliable"
 
 Progress = Callable[[str], None]

@@ -14,6 +14,12 @@ mount -t tmpfs tmpfs /tmp
 # Modules in dependency order (busybox modprobe reads the copied modules.dep).
 while read -r mod; do modprobe "$mod" 2>/dev/null; done < /etc/kvmlab/modules
 
+# virtio-balloon's free page reporting hands freed pages back to the host; by default only
+# whole 2 MiB blocks, which leaves most of what the boot touched and freed. Every freed page:
+# an idle guest then costs the host about what it uses.
+order=/sys/module/page_reporting/parameters/page_reporting_order
+[ -w "$order" ] && echo 0 > "$order"
+
 # There is no udev: this helper onlines hot-plugged CPUs and memory and links
 # virtio-serial ports by name, as udev rules do on a full distribution.
 uevent /sbin/kvmlab-hotplug &
