@@ -15,6 +15,7 @@ from kvmlab.resources.domain import Domain
 from kvmlab.resources.ext4state import Ext4Image
 from kvmlab.resources.filesystem import Filesystem
 from kvmlab.resources.hostfile import FileTimes, HostFile
+from kvmlab.resources.hostmem import HostMemory
 from kvmlab.resources.hostpath import HostPath
 from kvmlab.resources.hugepages import HugePages
 from kvmlab.resources.image import Image, ImageInfo
@@ -112,6 +113,11 @@ class Host:
     def hugepages(self) -> HugePages:
         """The huge page pools (sizes the host supports, pages reserved) and the default size."""
         return HugePages()
+
+    @property
+    def memory(self) -> HostMemory:
+        """How this host handles guest memory: KSM's state, THP, huge pages, page tables, merged pages per QEMU."""
+        return HostMemory()
 
     def filesystem(self, path: str | Path) -> Filesystem:
         """The filesystem a path is (or will be) on: does it do O_DIRECT?"""

@@ -225,3 +225,48 @@ def memory_translation(accel: str, sys_module: Path = SYS_MODULE) -> str:
     if (_read(sys_module / "kvm_amd" / "parameters" / "npt") or "").upper() in ("Y", "1"):
         return "npt"
     return "shadow"
+
+
+class HostMemory:
+    """How this host handles guest memory, as graders see it (``host.memory``): KSM, huge pages, page tables."""
+
+    def __init__(self, ksm_root: Path = KSM_DIR, proc: Path = PROC) -> None:
+        self.ksm_root = ksm_root
+        self.proc = proc
+
+    @property
+    def ksm(self) -> Ksm:
+        """/sys/kernel/mm/ksm now: run, pages_shared, pages_sharing, full_scans..."""
+        return ksm(self.ksm_root)
+
+    @property
+    def thp_mode(self) -> str | None:
+        return thp_mode()
+
+    def meminfo(self) -> dict[str, int]:
+        """/proc/meminfo as numbers (HugePages_Total, Hugepagesize in KiB...)."""
+        return meminfo_kib()
+
+    @staticmethod
+    def translation(accel: str) -> str:
+        """How guest addresses become host-physical ones here: ept, npt, shadow or softmmu (TCG)."""
+        return memory_translation(accel)
+
+    def readings(self, accel: str) -> dict[str, Any]:
+        """What a trainee reads about this host's guest memory, by the names the memory-virt lab records them."""
+        info = self.meminfo()
+        return {
+            "translation": self.translation(accel),
+            "thp_enabled": self.thp_mode,
+            "hugepages_total": info.get("HugePages_Total"),
+            "hugepage_size_kib": info.get("Hugepagesize"),
+        }
+
+    def qemu_pid(self, uuid: str | None) -> int | None:
+        """The QEMU process running the domain with this UUID."""
+        return qemu_pid(uuid, self.proc) if uuid else None
+
+    def merging_pages(self, uuid: str | None) -> int | None:
+        """Pages of the QEMU running the domain with this UUID that KSM merged; None when it does not run."""
+        pid = self.qemu_pid(uuid)
+        return merging_pages(pid, self.proc) if pid else None

@@ -15,7 +15,6 @@ from typing import Any
 from kvmlab.labs.memory_virt import (
     SCAN_PAGES,
     MemVirtParams,
-    facts_of_host,
     restart,
     wait_for_merging,
     without_nosharepages,
@@ -31,8 +30,11 @@ KSM = {"ksm-merging"} if MEASURE else set()
 Facts = Callable[[dict[str, Any]], None]
 
 
-def _work(share: str = "restart", ksm_on: bool = True, facts: Facts = lambda f: None) -> Callable[[Toolkit], None]:
-    """The solution, except: ``share`` none / config (no power cycle) / restart; KSM left off; facts misread."""
+def _work(
+    share: str = "restart", ksm_on: bool = True, facts: Facts = lambda f: None, counter: str = "pages_sharing"
+) -> Callable[[Toolkit], None]:
+    """The solution, except: ``share`` none / config (no power cycle) / restart; KSM left off; facts misread;
+    ``counter``: the KSM counter read for pages_sharing."""
 
     def apply(s: Toolkit) -> None:
         p = s.params
@@ -42,7 +44,8 @@ def _work(share: str = "restart", ksm_on: bool = True, facts: Facts = lambda f: 
             s.virsh("define", p.xml)
         if share == "restart":
             restart(s, p.domain2)
-        found = facts_of_host(p)
+        found: dict[str, Any] = s.host.memory.readings(p.accel)
+        found.update(ksm_available=p.ksm_available, ksm_run_at_start=p.ksm_run_at_start)
         found.update(pages_sharing=None, saved_mib=None)
         if p.ksm_mode == "measure":
             state = hostmem.ksm()
@@ -52,7 +55,7 @@ def _work(share: str = "restart", ksm_on: bool = True, facts: Facts = lambda f: 
             if ksm_on:
                 # Only the guest that may share is waited for: the other one never merges.
                 wait_for_merging(s, (p.domain1, p.domain2) if share == "restart" else (p.domain1,))
-            sharing = (hostmem.ksm().pages_sharing or 0) if ksm_on else 0
+            sharing = (getattr(hostmem.ksm(), counter) or 0) if ksm_on else 0
             found.update(pages_sharing=sharing, saved_mib=round(sharing * 4 / 1024, 1))
         facts(found)
         Path(p.facts).write_text(json.dumps(found, indent=1) + "\n")
@@ -83,5 +86,8 @@ WRONG = [
     # mem-merge=off is a QEMU start option: the running guest keeps it until it is power-cycled.
     Wrong("nosharepages-removed-without-restart", _work(share="config"), frozenset({"share-pages"} | KSM)),
 ]
+if MEASURE:
+    # pages_shared is how many KSM pages hold the merged ones; the pages saved are pages_sharing (the hint's point).
+    WRONG.append(Wrong("pages-shared-recorded", _work(counter="pages_shared"), frozenset({"ksm-measured"})))
 if MEASURE and hostmem.ksm().run != 1:  # where KSM already runs, leaving it alone is not a mistake
     WRONG.append(Wrong("ksm-never-turned-on", _work(ksm_on=False), frozenset({"ksm-merging", "ksm-measured"})))
