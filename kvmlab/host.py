@@ -6,6 +6,8 @@ from pathlib import Path
 
 from kvmlab.accel import Verdict, cached_verdict
 from kvmlab.connection import Connection
+from kvmlab.resources import runlog
+from kvmlab.resources.agent import GuestAgent  # re-exported: graders annotate with it
 from kvmlab.resources.bridge import Bridge
 from kvmlab.resources.console import GuestConsole
 from kvmlab.resources.cpus import HostCpus
@@ -20,11 +22,13 @@ from kvmlab.resources.hostpath import HostPath
 from kvmlab.resources.hugepages import HugePages
 from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.lifecycle import EventsFile
+from kvmlab.resources.migration import DomainLogTrace, MigrationTrace
 from kvmlab.resources.netdev import NetDevice
 from kvmlab.resources.netstate import NetworkState
 from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
 from kvmlab.resources.process import PidFileProcess
+from kvmlab.resources.qga import SocketAgent
 from kvmlab.resources.qmp import QmpSocket
 from kvmlab.resources.shadowfile import ImageShadow
 from kvmlab.resources.sriov import SriovFacts
@@ -47,6 +51,7 @@ __all__ = [
     "DomainSnapshotXML",
     "DomainXML",
     "FileTimes",
+    "GuestAgent",
     "GuestConsole",
     "Host",
     "HostFile",
@@ -161,6 +166,30 @@ class Host:
     def qmp(self, socket_path: str | Path) -> QmpSocket:
         """A QEMU's QMP socket (a QEMU started by hand, without libvirt)."""
         return QmpSocket(socket_path)
+
+    def agent_socket(self, path: str | Path) -> SocketAgent:
+        """The guest agent of a QEMU started by hand, on its unix socket (GuestAgent's questions)."""
+        return SocketAgent(path)
+
+    def migration_trace(self, trace: str | Path) -> MigrationTrace:
+        """What a hand-run QEMU traced of its migrations (kvmlab.resources.migration), outliving the process."""
+        return MigrationTrace(trace)
+
+    def domain_log_trace(self, name: str, uuid: str) -> DomainLogTrace:
+        """The same trace from a QEMU libvirt ran, read from libvirt's log of the domain (its run with this UUID)."""
+        return DomainLogTrace(runlog.log_path(self.uri, name), uuid)
+
+    def domain_runs(self, name: str, uuid: str) -> list[runlog.Run] | None:
+        """A domain's runs (start, stop, why) from libvirt's log, even once the domain is gone from this host."""
+        return runlog.runs(self.uri, name, uuid)
+
+    def domain_log(self, name: str) -> Path:
+        """Where libvirt logs the QEMU runs of a domain of this name."""
+        return runlog.log_path(self.uri, name)
+
+    def libvirtd(self, uri: str) -> Host:
+        """Another libvirtd (a second daemon on this host, another host), seen the same way; close its connection."""
+        return Host(Connection(uri))
 
     def process(self, pid_file: str | Path) -> PidFileProcess:
         """The process a pid file names, as long as its command line still names that pid file."""

@@ -13,6 +13,13 @@ Two migrations of a running guest whose counter must keep counting:
   it takes on one host); the trainee runs ``virsh migrate --live
   --persistent --undefinesource``.
 
+Both source QEMUs trace their migrations (kvmlab.resources.migration): the
+hand-run one into its trace file, libvirt's into libvirt's log of the domain
+(start switches tracing on over its monitor). The trace says whether the
+guest still ran when ``migrate`` was issued: a migration of a guest stopped
+first (``virsh migrate`` without ``--live``, QMP ``stop`` then ``migrate``)
+arrives too, with its counter, after a pause as long as the whole copy.
+
 ``start`` starts the counter in both guests and writes what it saw (boot id,
 counter) to the baseline file: the grader compares the target's guest with
 it. Everything is owned: the processes by pid file, the second daemon by its
@@ -34,7 +41,7 @@ from kvmlab.capacity import ensure_memory_for
 from kvmlab.connection import Connection
 from kvmlab.errors import CommandFailed, GuestTimeout, HostCannot, KvmlabError
 from kvmlab.guest.boot import GUEST_BOOT_TIMEOUT, bare_qemu_argv, wait_for_marker
-from kvmlab.guest.build import guest_files
+from kvmlab.guest.build import KERNEL_CMDLINE, guest_files
 from kvmlab.host import Host
 from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.procs import run
@@ -58,6 +65,10 @@ COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /run/counter; sleep 1; done"
 class MigrationParams(Params):
     # QEMU by hand: both QEMUs use the same disk; each has its own sockets, console and pid file
     accel: str
+    kernel: str  # the lab guest's kernel, initramfs and command line: what both QEMUs boot
+    initrd: str
+    cmdline: str
+    memory_mib: int
     disk: str
     source_pid: str
     source_qmp: str
@@ -85,6 +96,8 @@ class MigrationParams(Params):
     target_addr: str
     migrate_port: int  # libvirt's first incoming migration port, inside the namespace
     baseline: str  # what start saw in both guests before any migration (JSON)
+    counter_file: str  # in the guest: the counter, one line a second, in tmpfs
+    boot_id_file: str  # in the guest: new at every boot
 
     @property
     def incoming_uri(self) -> str:
@@ -115,6 +128,7 @@ def qemu_argv(p: MigrationParams, side: str) -> list[str]:
         Path(get[f"{side}_console"]),
         overlay=Path(p.disk),
         agent_sock=Path(get[f"{side}_agent"]),
+        memory_mib=p.memory_mib,
     )
     argv += ["-qmp", f"unix:{get[f'{side}_qmp']},server=on,wait=off", "-pidfile", get[f"{side}_pid"], "-daemonize"]
     if side == "source":
@@ -122,6 +136,17 @@ def qemu_argv(p: MigrationParams, side: str) -> list[str]:
         for event in TRACE_EVENTS:
             argv += ["-trace", event]
     return argv
+
+
+def trace_migrations(kit: Toolkit, domain: str) -> None:
+    """Have libvirt's QEMU of ``domain`` trace its migrations into libvirt's log of it, as the hand-run one does.
+
+    HMP ``log trace:EVENT`` turns trace events on in a running QEMU; they go to
+    its stderr, which libvirt writes to /var/log/libvirt/qemu/DOMAIN.log.
+    libvirt marks the domain tainted (custom-monitor) for it.
+    """
+    events = ",".join(f"trace:{event}" for event in TRACE_EVENTS)
+    kit.virsh("qemu-monitor-command", domain, "--hmp", f"log {events}")
 
 
 def read_counter(agent: GuestAgent) -> int | None:
@@ -161,6 +186,10 @@ class LiveMigration(Lab):
         path = kit.path
         return MigrationParams(
             accel=kit.verdict.accel,
+            kernel=str(guest_files().kernel),
+            initrd=str(guest_files().initrd),
+            cmdline=KERNEL_CMDLINE,
+            memory_mib=256,
             disk=str(path("hand-guest.qcow2")),
             source_pid=str(path("source.pid")),
             source_qmp=str(path("source-qmp.sock")),
@@ -187,6 +216,8 @@ class LiveMigration(Lab):
             target_addr=str(subnet.network_address + 2),
             migrate_port=49152,
             baseline=str(path("baseline.json")),
+            counter_file=COUNTER_FILE,
+            boot_id_file=BOOT_ID,
         )
 
     # -- start -------------------------------------------------------------
@@ -208,6 +239,7 @@ class LiveMigration(Lab):
         if self._needs_libvirt_source(kit, p, baseline.get("libvirt")):
             vm = kit.lab_guest(kit.guest_spec("vm-mig"))
             assert vm.handle is not None
+            trace_migrations(kit, p.domain)
             fresh["libvirt"] = GuestAgent(vm.handle)
         if hand:
             fresh["qemu"] = self._wait_hand_source(p)
@@ -341,9 +373,18 @@ def _wait_migration(qmp: Any, until: set[str], timeout: float = 180) -> dict[str
 
 
 def migrate_by_hand(
-    p: MigrationParams, *, downtime: bool = True, postcopy: bool = True, quit_source: bool = True
+    p: MigrationParams,
+    *,
+    downtime: bool = True,
+    postcopy: bool = True,
+    quit_source: bool = True,
+    stop_first: bool = False,
 ) -> None:
-    """What the notebook does, in one go (the keyword arguments make the known mistakes)."""
+    """What the notebook does, in one go (the keyword arguments make the known mistakes).
+
+    ``stop_first``: the guest stopped before migrate (the whole copy made while it stands still); the target
+    then arrives paused too, and is continued by hand.
+    """
     run([*qemu_argv(p, "target"), "-incoming", "defer"])
     caps = [{"capability": "postcopy-ram", "state": True}] if postcopy else []
     with QmpSocket(p.target_qmp).session() as target:
@@ -358,6 +399,8 @@ def migrate_by_hand(
         if downtime:
             parameters["downtime-limit"] = p.downtime_ms
         source.execute("migrate-set-parameters", parameters)
+        if stop_first:
+            source.execute("stop")
         source.execute("migrate", {"uri": p.incoming_uri})
         if postcopy:
             _wait_migration(source, {"active", "completed"})
@@ -369,6 +412,10 @@ def migrate_by_hand(
             source.execute("quit")
     if quit_source:
         poll(lambda: PidFileProcess(p.source_pid).is_running, lambda up: not up, 10)
+    if stop_first:  # the target keeps the run state the guest had on the source: paused
+        with QmpSocket(p.target_qmp).session() as target:
+            poll(lambda: target.execute("query-status").get("status"), lambda st: st == "paused", 10)
+            target.execute("cont")
     SocketAgent(p.target_agent).wait(30)
 
 
@@ -384,10 +431,17 @@ def restart_on_target(p: MigrationParams) -> None:
 
 
 def migrate_with_virsh(
-    kit: Toolkit, p: MigrationParams, flags: tuple[str, ...] = ("--persistent", "--undefinesource")
+    kit: Toolkit,
+    p: MigrationParams,
+    flags: tuple[str, ...] = ("--persistent", "--undefinesource"),
+    live: bool = True,
 ) -> None:
-    """virsh migrate --live to the second libvirtd; --unsafe because libvirt cannot see the storage is shared."""
-    kit.virsh("migrate", "--live", *flags, "--unsafe", p.domain, p.target_uri, "--migrateuri", p.migrate_uri)
+    """virsh migrate --live to the second libvirtd; --unsafe because libvirt cannot see the storage is shared.
+
+    ``live=False``: the known mistake, a migration that pauses the guest for the whole copy.
+    """
+    mode = ("--live",) if live else ()
+    kit.virsh("migrate", *mode, *flags, "--unsafe", p.domain, p.target_uri, "--migrateuri", p.migrate_uri)
     dom = target_host(p).domain(p.domain).handle
     if dom is not None:
         GuestAgent(dom).wait(30)

@@ -3,15 +3,23 @@
 Once a migration has completed, the source QEMU is stopped: nothing is left
 to ask with ``query-migrate-parameters``. A QEMU started with
 
-    -D TRACE.log -trace 'qmp_*migrate*' -trace migrate_set_state
+    -D TRACE.log -trace 'qmp_*migrate*' -trace migrate_set_state -trace vm_state_notify
 
 writes down every QMP migration command it accepted, with its arguments
 (``qmp_enter_migrate_set_parameters {"downtime-limit": 500}``) and result
 (``qmp_exit_migrate_set_parameters {} 1``), the replies to ``query-migrate``,
-and each migration state it entered (``migrate_set_state new state
-postcopy-active``). The log is QEMU's own record, and it outlives the
-process: graders read from it the parameters and capabilities that were in
-force when ``migrate`` was issued, and how that migration went.
+each migration state it entered (``migrate_set_state new state
+postcopy-active``), and each time its guest's vCPUs stopped or ran
+(``vm_state_notify running 0 reason 4 (paused)``). The log is QEMU's own
+record, and it outlives the process: graders read from it the parameters and
+capabilities that were in force when ``migrate`` was issued, whether the guest
+was still running then (a live migration) or had been stopped first (the
+whole copy made while it stood still), and how that migration went.
+
+A QEMU libvirt runs writes the same trace into libvirt's log of the domain
+(its stderr) once tracing is switched on over its monitor (HMP ``log
+trace:...``): :class:`DomainLogTrace` reads it from there, for one run of the
+domain (libvirt appends every run to the same log).
 
 Commands sent over HMP (``migrate_set_parameter``) do not pass through the
 QMP dispatcher and are not in this trace.
@@ -25,13 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TRACE_EVENTS = ("qmp_*migrate*", "migrate_set_state")
+TRACE_EVENTS = ("qmp_*migrate*", "migrate_set_state", "vm_state_notify")
 
 # QEMU's defaults (QEMU 7.2), for parameters never set
 DEFAULT_PARAMETERS: dict[str, Any] = {"downtime-limit": 300, "max-bandwidth": 128 * 1024 * 1024}
 
 # "[PID@SECONDS:]event rest" (the prefix appears with -msg timestamp=on)
 _LINE = re.compile(r"^(?:\d+@[\d.]+:)?(?P<event>[a-z0-9_]+) ?(?P<rest>.*)$")
+_RUNNING = re.compile(r"^running (?P<running>[01])\b")
+_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d{4}: starting up\b")  # libvirt's log of a domain
 
 
 @dataclass
@@ -43,6 +53,14 @@ class Attempt:
     capabilities: dict[str, bool]
     states: list[str] = field(default_factory=list)  # setup, active, postcopy-active, completed...
     stats: dict[str, Any] | None = None  # the last query-migrate reply after it
+    # Whether the guest's vCPUs ran when migrate was issued; None: no stop or start traced before it (the guest
+    # has been running since tracing began, as a lab's guest is when the lab turns tracing on).
+    running_at_start: bool | None = None
+
+    @property
+    def live(self) -> bool:
+        """The guest kept running while its memory was copied (it stops only at the switch-over)."""
+        return self.running_at_start is not False
 
     def value(self, parameter: str) -> Any:
         return self.parameters.get(parameter, DEFAULT_PARAMETERS.get(parameter))
@@ -65,6 +83,7 @@ def parse(text: str) -> list[Attempt]:
     capabilities: dict[str, bool] = {}
     pending: dict[str, Any] = {}  # command -> arguments entered, applied once it exits successfully
     attempts: list[Attempt] = []
+    running: bool | None = None
     for line in text.splitlines():
         m = _LINE.match(line.strip())
         if not m:
@@ -78,6 +97,7 @@ def parse(text: str) -> list[Attempt]:
             if event == "qmp_enter_migrate":  # its first states are traced before the command returns
                 args = pending["migrate"]
                 attempts.append(Attempt(str(args.get("uri", "")), dict(parameters), dict(capabilities)))
+                attempts[-1].running_at_start = running
         elif event.startswith("qmp_exit_"):
             command = event.removeprefix("qmp_exit_")
             result, _, ok = rest.rpartition(" ")
@@ -98,6 +118,8 @@ def parse(text: str) -> list[Attempt]:
                     continue
         elif event == "migrate_set_state" and attempts:
             attempts[-1].states.append(rest.removeprefix("new state ").strip())
+        elif event == "vm_state_notify" and (state := _RUNNING.match(rest)):
+            running = state["running"] == "1"
     return attempts
 
 
@@ -118,4 +140,35 @@ class MigrationTrace:
     def last(self, uri: str | None = None) -> Attempt | None:
         """The latest migration (to ``uri`` if given)."""
         found = [a for a in self.attempts() if uri is None or a.uri == uri]
+        return found[-1] if found else None
+
+
+def last_run(log: str, uuid: str) -> str:
+    """The lines libvirt logged for the last run of the domain with this UUID (its log holds every run)."""
+    runs: list[list[str]] = []
+    for line in log.splitlines():
+        if _START.match(line):
+            runs.append([])
+        if runs:
+            runs[-1].append(line)
+    ours = [run for run in runs if any(line.startswith(f"-uuid {uuid}") for line in run)]
+    return "\n".join(ours[-1]) if ours else ""
+
+
+class DomainLogTrace:
+    """The migration trace of a QEMU libvirt ran, from libvirt's log of the domain (one run: the last of a UUID)."""
+
+    def __init__(self, log: str | Path, uuid: str) -> None:
+        self.log = Path(log)
+        self.uuid = uuid
+
+    def attempts(self) -> list[Attempt]:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return []
+        return parse(last_run(text, self.uuid))
+
+    def last(self) -> Attempt | None:
+        found = self.attempts()
         return found[-1] if found else None

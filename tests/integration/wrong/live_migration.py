@@ -37,6 +37,18 @@ def _transient_and_source_kept(s: Toolkit) -> None:
     migrate_with_virsh(s, _params(s), flags=())
 
 
+def _stopped_before_migrate(s: Toolkit) -> None:
+    """QMP stop, then migrate: the migration completes and the counter goes on, but the guest stood still."""
+    migrate_by_hand(_params(s), stop_first=True)
+    migrate_with_virsh(s, _params(s))
+
+
+def _not_live(s: Toolkit) -> None:
+    """virsh migrate without --live: libvirt pauses the guest, copies its RAM, resumes it on the target."""
+    migrate_by_hand(_params(s))
+    migrate_with_virsh(s, _params(s), live=False)
+
+
 def _cold_move(s: Toolkit) -> None:
     """Destroy on the source, define and start on the target: the guest boots again."""
     p = _params(s)
@@ -59,6 +71,7 @@ WRONG = [
         frozenset(
             {
                 "qemu-target-incoming",
+                "qemu-live",
                 "qemu-same-boot",
                 "qemu-counter",
                 "qemu-migrated",
@@ -76,5 +89,11 @@ WRONG = [
         _transient_and_source_kept,
         frozenset({"libvirt-target-persistent", "libvirt-source-undefined"}),
     ),
-    Wrong("libvirt-cold-move", _cold_move, frozenset({"libvirt-migrated", "libvirt-same-boot", "libvirt-counter"})),
+    Wrong(
+        "libvirt-cold-move",
+        _cold_move,
+        frozenset({"libvirt-migrated", "libvirt-live", "libvirt-same-boot", "libvirt-counter"}),
+    ),
+    Wrong("qemu-stopped-before-migrate", _stopped_before_migrate, frozenset({"qemu-live"})),
+    Wrong("libvirt-migrate-without-live", _not_live, frozenset({"libvirt-live"})),
 ]
