@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kvmlab.accel import Verdict, cached_verdict
 from kvmlab.connection import Connection
 from kvmlab.resources import runlog
 from kvmlab.resources.agent import GuestAgent  # re-exported: graders annotate with it
@@ -22,14 +22,11 @@ from kvmlab.resources.hostpath import HostPath
 from kvmlab.resources.hugepages import HugePages
 from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.lifecycle import EventsFile
-from kvmlab.resources.migration import DomainLogTrace, MigrationTrace
 from kvmlab.resources.netdev import NetDevice
 from kvmlab.resources.netstate import NetworkState
 from kvmlab.resources.network import Network
 from kvmlab.resources.pool import Pool
 from kvmlab.resources.process import PidFileProcess
-from kvmlab.resources.qga import SocketAgent
-from kvmlab.resources.qmp import QmpSocket
 from kvmlab.resources.shadowfile import ImageShadow
 from kvmlab.resources.sriov import SriovFacts
 from kvmlab.resources.subnets import Subnets
@@ -45,6 +42,12 @@ from kvmlab.xmlviews import (  # re-exported: graders annotate with them
     InterfaceXML,
 )
 
+if TYPE_CHECKING:
+    from kvmlab.accel import Verdict
+    from kvmlab.resources.migration import DomainLogTrace, MigrationTrace
+    from kvmlab.resources.qga import SocketAgent
+    from kvmlab.resources.qmp import QmpSocket
+
 __all__ = [
     "ControllerXML",
     "DiskXML",
@@ -57,7 +60,6 @@ __all__ = [
     "HostFile",
     "ImageInfo",
     "InterfaceXML",
-    "Verdict",
 ]
 
 
@@ -140,10 +142,6 @@ class Host:
         """A file of lifecycle events a trainee's callback wrote, to hold against libvirt's log of the runs."""
         return EventsFile(path)
 
-    def sriov(self) -> SriovFacts:
-        """This host's SR-IOV physical functions and IOMMU groups, read from sysfs now."""
-        return SriovFacts.read()
-
     def path(self, path: str | Path) -> HostPath:
         """A path as it is now: a file, a symlink, a directory, or missing; its mode; room left on its filesystem."""
         return HostPath(path)
@@ -156,6 +154,10 @@ class Host:
         """The emulators libvirt knows on this host (the <emulator> paths in `virsh capabilities`)."""
         return CapabilitiesXML.from_xml(self.connection.conn.getCapabilities()).emulators()
 
+    def sriov(self) -> SriovFacts:
+        """This host's SR-IOV physical functions and IOMMU groups, read from sysfs now."""
+        return SriovFacts.read()
+
     def bridge(self, name: str) -> Bridge:
         return Bridge(name)
 
@@ -165,18 +167,26 @@ class Host:
 
     def qmp(self, socket_path: str | Path) -> QmpSocket:
         """A QEMU's QMP socket (a QEMU started by hand, without libvirt)."""
+        from kvmlab.resources.qmp import QmpSocket  # two labs start QEMU by hand; the others never load it
+
         return QmpSocket(socket_path)
 
     def agent_socket(self, path: str | Path) -> SocketAgent:
         """The guest agent of a QEMU started by hand, on its unix socket (GuestAgent's questions)."""
+        from kvmlab.resources.qga import SocketAgent  # only the live-migration lab runs QEMU by hand with an agent
+
         return SocketAgent(path)
 
     def migration_trace(self, trace: str | Path) -> MigrationTrace:
         """What a hand-run QEMU traced of its migrations (kvmlab.resources.migration), outliving the process."""
+        from kvmlab.resources.migration import MigrationTrace
+
         return MigrationTrace(trace)
 
     def domain_log_trace(self, name: str, uuid: str) -> DomainLogTrace:
         """The same trace from a QEMU libvirt ran, read from libvirt's log of the domain (its run with this UUID)."""
+        from kvmlab.resources.migration import DomainLogTrace
+
         return DomainLogTrace(runlog.log_path(self.uri, name), uuid)
 
     def domain_runs(self, name: str, uuid: str) -> list[runlog.Run] | None:
@@ -206,6 +216,8 @@ class Host:
         Read from the cache only: deciding boots a guest, which never happens
         in the middle of a check.
         """
+        from kvmlab.accel import cached_verdict  # the guest builder behind it: only for the labs that ask
+
         return cached_verdict()
 
     def domain_names(self) -> list[str]:
