@@ -124,7 +124,7 @@ def _backing(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         hint="an overlay stores its backing file's path: rebasing it onto wherever the base went hides the move "
         "until the next tidy-up",
     )
-    kind = host.path(p.base).kind
+    kind = host.file(p.base).kind
     yield check(
         "base-in-place",
         f"{p.base} is the base image itself, a regular file",
@@ -137,7 +137,7 @@ def _backing(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
 
 
 def _permissions(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
-    mode = host.path(p.image).mode
+    mode = host.file(p.image).mode
     ok = mode is not None and mode & 0o600 == 0o600 and not mode & 0o002
     yield check(
         "image-permissions",
@@ -154,7 +154,7 @@ def _pool(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
     pool = host.pool(p.pool)
     config = pool.config
     target = config.target_path if config else None
-    is_dir = host.path(p.pool_dir).kind == "directory"
+    is_dir = host.file(p.pool_dir).kind == "directory"
     yield check(
         "pool-dir",
         f"pool {p.pool} still points at {p.pool_dir}, and that directory exists",
@@ -192,7 +192,7 @@ def _emulator(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
     config = vm.config
     emulator = config.emulator if config else None
     known = host.emulators()
-    ok = emulator is not None and emulator in known and host.path(emulator).executable
+    ok = emulator is not None and emulator in known and host.file(emulator).executable
     yield check(
         "emulator",
         "the definition names an emulator libvirt knows on this host",
@@ -237,7 +237,7 @@ def _bridge(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
 
 def _io_error(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
     info = host.image(p.data_disk).info()
-    free = host.path(p.datastore).free_bytes or 0
+    free = host.file(p.datastore).free_bytes or 0
     need = (info.virtual_size - (info.actual_size or 0) + 1024**2) if info else None
     yield check(
         "disk-space",

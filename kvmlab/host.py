@@ -18,7 +18,6 @@ from kvmlab.resources.ext4state import Ext4Image
 from kvmlab.resources.filesystem import Filesystem
 from kvmlab.resources.hostfile import FileTimes, HostFile
 from kvmlab.resources.hostmem import HostMemory
-from kvmlab.resources.hostpath import HostPath
 from kvmlab.resources.hugepages import HugePages
 from kvmlab.resources.image import Image, ImageInfo
 from kvmlab.resources.lifecycle import EventsFile
@@ -108,7 +107,7 @@ class Host:
         return VmdkImage(path)
 
     def file(self, path: str | Path) -> HostFile:
-        """A file on the host: mode, times (birth time too), whether a given path names it."""
+        """A path on the host: what it is, its mode and times (birth time too), room left, whether a path names it."""
         return HostFile(path)
 
     @property
@@ -141,10 +140,6 @@ class Host:
     def lifecycle_events(self, path: str | Path) -> EventsFile:
         """A file of lifecycle events a trainee's callback wrote, to hold against libvirt's log of the runs."""
         return EventsFile(path)
-
-    def path(self, path: str | Path) -> HostPath:
-        """A path as it is now: a file, a symlink, a directory, or missing; its mode; room left on its filesystem."""
-        return HostPath(path)
 
     def disk_marks(self, image: str | Path) -> DiskMarks:
         """The marks a lab wrote into a guest's disk at start (kvmlab.resources.diskmarks): still the same disk?"""

@@ -26,7 +26,8 @@ def report(rep: Report, out: Console) -> None:
     out.print(f"[bold]{escape(rep.lab)}[/] — trainee {escape(rep.trainee)}")
     for c in rep.checks:
         mark = "[green]PASS[/]" if c.passed else "[red]FAIL[/]"
-        out.print(f"  {mark}  {escape(c.title)}  [dim]({escape(c.id)})[/]")
+        # No check ids for people: some name what the trainee has to find out (break-fix's fault); --json has them.
+        out.print(f"  {mark}  {escape(c.title)}")
         if not c.passed:
             out.print(f"        expected: {escape(c.expected)}")
             out.print(f"        actual:   {escape(c.actual)}")

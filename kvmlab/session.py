@@ -141,8 +141,11 @@ class LabSession:
 
     def hint_levels(self, step: int) -> list[str]:
         """Every hint level of ``step``, the solution last (not recorded: see hint())."""
-        found = {s.number: s for s in self.lab.steps() if s.number}
-        return [*found[step].hints, self.solution(step)] if step in found else []
+        # Several grader functions may check one step: the first that gives hints speaks for it.
+        hints = next((s.hints for s in self.lab.steps() if s.number == step and s.hints), None)
+        if hints is None and step not in {s.number for s in self.lab.steps()}:
+            return []
+        return [*(hints or ()), self.solution(step)]
 
     def revealed(self, step: int) -> list[str]:
         """The levels of ``step`` this trainee already revealed (shown again, not recorded again)."""

@@ -1,4 +1,5 @@
-"""A file on the host as facts: permission bits, times (birth time included), which file a path names.
+"""A path on the host as facts: what it is (file, symlink, directory), its mode and times (birth time
+included), whether it may be run, the room left on its filesystem, which file a given path names.
 
 Birth time (statx's ``btime``, ``stat -c %W``) is when the inode was made.
 Writing, chmod and ``touch`` leave it alone, so an overlay's birth time says
@@ -11,6 +12,8 @@ statx for it.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +49,35 @@ class HostFile:
         return self.path.exists()
 
     @property
+    def kind(self) -> str:
+        """``file``, ``symlink``, ``directory``, ``other`` or ``missing``; a symlink is not followed."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except OSError:
+            return "missing"
+        if stat.S_ISLNK(mode):
+            return "symlink"
+        if stat.S_ISREG(mode):
+            return "file"
+        return "directory" if stat.S_ISDIR(mode) else "other"
+
+    @property
+    def executable(self) -> bool:
+        """This process may run it (a regular file with an x bit it is allowed)."""
+        return self.path.is_file() and os.access(self.path, os.X_OK)
+
+    @property
+    def free_bytes(self) -> int | None:
+        """Room left for unprivileged writers on the filesystem it is on; None when missing."""
+        try:
+            fs = os.statvfs(self.path)
+        except OSError:
+            return None
+        return fs.f_bavail * fs.f_frsize
+
+    @property
     def mode(self) -> int | None:
-        """Permission bits (0o444: nobody may write); None when missing."""
+        """Permission bits of what it names, symlinks followed (0o444: nobody may write); None when missing."""
         try:
             return self.path.stat().st_mode & 0o7777
         except OSError:
