@@ -24,6 +24,15 @@ def data_dir() -> Path:
     return Path(xdg) / "kvmlab"
 
 
+def host_dir() -> Path:
+    """Where host-wide coordination lives (subnets handed out, the KSM lease): one place for every
+    kvmlab on this host, whatever data directory each uses. Root may move it (KVMLAB_HOST_DIR);
+    for anyone else it is their data directory (they cannot make networks or touch KSM anyway)."""
+    if not is_root():
+        return data_dir()
+    return Path(os.environ.get("KVMLAB_HOST_DIR") or "/var/lib/kvmlab")
+
+
 def guest_dir() -> Path:
     return data_dir() / "guest"
 

@@ -69,7 +69,7 @@ def mac(trainee: str, lab: str, key: str) -> str:
 
 
 def _registry_path() -> Path:
-    return paths.data_dir() / "subnets.json"
+    return paths.host_dir() / "subnets.json"
 
 
 def _locked_registry() -> contextlib.AbstractContextManager[dict[str, Any]]:

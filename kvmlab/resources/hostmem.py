@@ -133,7 +133,7 @@ def mem_merge_off(pid: int, proc: Path = PROC) -> bool:
 
 
 def _lease_path() -> Path:
-    return paths.data_dir() / "ksm-lease.json"
+    return paths.host_dir() / "ksm-lease.json"
 
 
 def _lease() -> contextlib.AbstractContextManager[dict[str, Any]]:

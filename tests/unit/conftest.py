@@ -14,6 +14,7 @@ def kvmlab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Unit tests never see the real data directory."""
     home = tmp_path / "kvmlab-home"
     monkeypatch.setenv("KVMLAB_HOME", str(home))
+    monkeypatch.setenv("KVMLAB_HOST_DIR", str(home))  # host-wide coordination files too
     monkeypatch.delenv("KVMLAB_TRAINEE", raising=False)
     return home
 

@@ -72,7 +72,7 @@ def test_the_last_lease_holder_restores_the_knobs_and_unmerges(tmp_path: Path) -
 
     assert hostmem.release_ksm("bob/memory-virt") is None
     assert _knobs(root) == {"run": "0", "pages_to_scan": "100", "sleep_millisecs": "20"}
-    assert not (paths.data_dir() / "ksm-lease.json").exists()
+    assert not (paths.host_dir() / "ksm-lease.json").exists()
     assert hostmem.release_ksm("bob/memory-virt") is None  # a second release is a no-op
 
 
@@ -88,7 +88,7 @@ def test_pages_merged_before_the_lease_are_not_unmerged(tmp_path: Path) -> None:
     root = _ksm_dir(tmp_path / "ksm", run="0", sharing="700")
     hostmem.acquire_ksm("alice/memory-virt", root)
     (root / "run").write_text("1")
-    data = json.loads((paths.data_dir() / "ksm-lease.json").read_text())
+    data = json.loads((paths.host_dir() / "ksm-lease.json").read_text())
     assert data["pages_sharing_before"] == 700
     hostmem.release_ksm("alice/memory-virt")
     assert (root / "run").read_text() == "0"  # stopped again, but never run=2: those merges were someone else's
