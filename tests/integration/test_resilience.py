@@ -210,7 +210,14 @@ def test_libvirtd_restart_mid_lab_keeps_guests_and_the_verdict(fresh: str) -> No
     try:
         assert Path(f"/proc/{qemu_pid}").exists(), "the guest must outlive libvirtd"
     finally:
-        subprocess.run(["libvirtd", "-d"], check=True)
+        # As make setup starts it: under tini, which reaps the guests' QEMUs (scripts/setup.sh).
+        subprocess.Popen(
+            ["tini", "-s", "--", "libvirtd"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         for _ in range(100):
             if subprocess.run(["virsh", "-c", "qemu:///system", "version"], capture_output=True).returncode == 0:
                 break
