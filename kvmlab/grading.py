@@ -67,6 +67,7 @@ __all__ = [
     "Report",
     "Step",
     "check",
+    "hot_plugged",
     "same_in_both",
     "step",
     "wait_until",
@@ -224,6 +225,25 @@ def same_in_both(
         actual=", ".join(f"{name}: {v if v is not None else 'not given'}" for name, v in seen.items())
         or "not attached",
         hint=hint,
+    )
+
+
+def hot_plugged(id: str, device: str, plugged: bool | None) -> Check:
+    """QEMU's own word that ``device`` was plugged into the running guest (kvmlab.resources.domain.hotplugged).
+
+    A device written to the definition and picked up by a restart (or by a
+    crash and `lab start`) is present from QEMU's start: a cold plug.
+    """
+    return check(
+        id,
+        f"{device} was plugged into the running guest (a hot-add, not a restart with a new definition)",
+        plugged is True,
+        expected="hot-plugged into the running QEMU",
+        actual={True: "hot-plugged", False: "present since the guest started (a cold plug)", None: "no such device"}[
+            plugged
+        ],
+        hint=f"QEMU marks devices added at run time; {device} written to the definition and picked up by a restart "
+        "was cold-plugged: the lab is about adding it without stopping the guest",
     )
 
 
