@@ -205,7 +205,8 @@ def _emulator(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
 
 
 def _bridge(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
-    nic = vm.config.interface(p.mac) if vm.config else None
+    config = vm.config  # read once: each read asks libvirt again, and the guest may stop in between
+    nic = config.interface(p.mac) if config else None
     yield check(
         "nic-bridge",
         f"the NIC {p.mac} is on bridge {p.bridge} in the persistent definition",
@@ -218,7 +219,8 @@ def _bridge(host: Host, vm: Domain, p: BreakFixParams) -> Iterator[Check]:
         "the guest's network configuration and DHCP reservations know it; a bridge made up to match the old "
         "name connects the guest to nothing",
     )
-    live = vm.live.interface(p.mac) if vm.live else None
+    running = vm.live
+    live = running.interface(p.mac) if running else None
     tap = live.target_dev if live else None
     bridge = host.bridge(p.bridge)
     yield check(

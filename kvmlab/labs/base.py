@@ -60,15 +60,15 @@ class Lab:
     title: ClassVar[str]
     seed_questions: ClassVar[tuple[int, ...]]
     # What the host must offer: "libvirt", "root", "networks", "bridges", "libguestfs", "guest"
-    requires: ClassVar[tuple[str, ...]]
+    requires: ClassVar[tuple[str, ...]] = ("libvirt", "guest")
     # Subnets the default trainee's networks use: never handed to another trainee.
-    canonical_subnets: ClassVar[tuple[str, ...]]
+    canonical_subnets: ClassVar[tuple[str, ...]] = ()
     # Its guests may leave this libvirtd (live migration): a guest gone from here is not a fault.
-    guests_migrate: ClassVar[bool]
+    guests_migrate: ClassVar[bool] = False
     # `lab reset` rewinds in about a second: every guest comes back from its saved ready state
     # (kvmlab.guest.ready) and nothing else is slow to make. False: state outside libvirt (a second
     # libvirtd, KSM, a QEMU started by hand) or slow steps, so reset rebuilds the lab.
-    rewind: ClassVar[bool]
+    rewind: ClassVar[bool] = True
 
     @property
     def topic(self) -> str:
