@@ -167,7 +167,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # for the notebook's trainee: the item fails unless every check passes. Then the
 # lab is finished, so the next notebook starts from a clean host.
 
-_LAST_CELLS: dict[str, tuple[str, str]] = {}  # nodeid of a notebook's last cell -> (lab id, trainee)
+_LAST_CELLS: dict[str, tuple[str, str]] = {}  # a notebook's last cell (_key) -> (lab id, trainee)
+
+
+def _key(item: pytest.Item) -> str:
+    # Not the nodeid: with --dist loadgroup, xdist appends "@group" to it on the workers.
+    return f"{item.fspath}::{item.name}"
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Here, as each test is collected: xdist reads the groups in its own collection hook.
+    group = _group(item)
+    if group:
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -175,9 +187,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     last: dict[Path, pytest.Item] = {}
     for item in items:
-        group = _group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb" and EDITIONS in path.parents:
             last[path] = item
@@ -185,14 +194,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         nb = editions.read(path)
         meta = nb.get("metadata", {}).get("kvmlab", {})
         if meta.get("lab"):
-            _LAST_CELLS[item.nodeid] = (meta["lab"], NBVAL_TRAINEES[path.parent.name])
+            _LAST_CELLS[_key(item)] = (meta["lab"], NBVAL_TRAINEES[path.parent.name])
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
-    found = _LAST_CELLS.get(item.nodeid)
+    found = _LAST_CELLS.get(_key(item))
     if found is None or call.when != "call":
         return
     from kvmlab.labs import registry
