@@ -137,9 +137,10 @@ class _HostLock:
                 fcntl.flock(gate, fcntl.LOCK_UN)
 
 
-@pytest.fixture(autouse=True)
-def _host_share(request: pytest.FixtureRequest) -> Iterator[None]:
-    item = request.node
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    # Around setup, call and teardown: a module's fixtures (the bank's harness guest) are made
+    # and removed inside the lock too.
     if "integration" not in item.keywords and Path(str(item.fspath)).suffix != ".ipynb":
         yield
         return

@@ -10,7 +10,6 @@ from kvmlab.guest.build import KERNEL_CMDLINE, GuestFiles
 
 OWNER_NS = "https://kvmlab.dev/xmlns/owner/1"
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
-TCG_TB_CACHE_MIB = 16
 
 
 @dataclass(frozen=True)
@@ -71,11 +70,6 @@ def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
     features = _sub(dom, "features")
     _sub(features, "acpi")
     _sub(features, "apic")
-    if spec.domain_type == "qemu":
-        # TCG keeps translated guest code in a cache that defaults to 1 GiB and fills to ~60 MiB
-        # while the tiny guest boots; 16 MiB holds its working set (measured: boot time unchanged).
-        tcg = _sub(features, "tcg")
-        _sub(tcg, "tb-cache", str(TCG_TB_CACHE_MIB), unit="MiB")
     _sub(dom, "clock", offset="utc")
     _sub(dom, "on_poweroff", "destroy")
     _sub(dom, "on_reboot", "restart")

@@ -13,6 +13,7 @@ from kvmlab.labs.base import Lab, Params
 from kvmlab.resources.agent import poll
 from kvmlab.resources.domain import Domain
 from kvmlab.session import LabSession
+from kvmlab.toolkit import Toolkit
 from kvmlab.trainee import Trainee
 
 
@@ -26,13 +27,13 @@ class GuestOnly(Lab):
     notebook: ClassVar[str] = ""
     grader: ClassVar[str] = ""
 
-    def params(self, session: LabSession) -> Params:
+    def params(self, kit: Toolkit) -> Params:
         return Params()
 
-    def start(self, session: LabSession) -> None:
-        session.toolkit.lab_guest(session.toolkit.guest_spec("probe", max_vcpus=2))
+    def start(self, kit: Toolkit) -> None:
+        kit.lab_guest(kit.guest_spec("probe", max_vcpus=2))
 
-    def solve(self, session: LabSession) -> None:
+    def solve(self, kit: Toolkit) -> None:
         return None
 
 
