@@ -31,7 +31,7 @@ def _is_controller(config: pytest.Config) -> bool:
 
 
 def _wants_notebooks(config: pytest.Config) -> bool:
-    given = [a for a in config.invocation_params.args if not a.startswith("-")]
+    given = list(config.option.file_or_dir or [])  # the paths asked for; none: testpaths
     return not given or any(str(EDITIONS.relative_to(REPO)) in a or a.endswith(".ipynb") for a in given)
 
 

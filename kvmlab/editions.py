@@ -245,6 +245,15 @@ def with_solutions(edition: Notebook, source: Notebook) -> Notebook:
     return nb
 
 
+def _with_ids(nb: Notebook, edition: str) -> Notebook:
+    """A notebook copied as it is (the welcome), with the cell ids nbformat 4.5 wants."""
+    out = copy.deepcopy(nb)
+    for n, cell in enumerate(out["cells"]):
+        cell["id"] = f"{edition}-{n:03d}"
+    out["nbformat"], out["nbformat_minor"] = 4, 5
+    return out
+
+
 def run_as(nb: Notebook, trainee: str) -> Notebook:
     """The notebook opened for ``trainee`` (test runs give each edition a trainee of its own)."""
     out = copy.deepcopy(nb)
@@ -295,7 +304,7 @@ def write_editions(
     results = []
     for src in notebooks or lab_notebooks():
         source = read(src)
-        built = build(source, edition, lang) if lab_of(source) else copy.deepcopy(source)
+        built = build(source, edition, lang) if lab_of(source) else _with_ids(source, edition)
         text = json.dumps(transform(built, source) if transform else built, indent=1, ensure_ascii=False) + "\n"
         target = out / src.name
         action = "written"

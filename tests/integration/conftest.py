@@ -31,6 +31,7 @@ FOREIGN_NETWORK = f"""<network><name>foreign-net-{TAG}</name><bridge name='fkv{T
 </dhcp></ip></network>"""
 FOREIGN_POOL = f"<pool type='dir'><name>foreign-pool-{TAG}</name><target><path>{{path}}</path></target></pool>"
 FOREIGN_BRIDGE = f"fkbr{TAG}"
+_SIZES = re.compile(r"\s*<(capacity|allocation|available) unit='bytes'>\d+</\1>")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -71,7 +72,9 @@ class Foreign:
             "domain": self.conn.lookupByName(f"foreign-vm-{TAG}").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE),
             "network": self.conn.networkLookupByName(f"foreign-net-{TAG}").XMLDesc(0),
             "network-active": str(self.conn.networkLookupByName(f"foreign-net-{TAG}").isActive()),
-            "pool": self.conn.storagePoolLookupByName(f"foreign-pool-{TAG}").XMLDesc(0),
+            # Without the sizes: they are the filesystem's free space, and anything that refreshes
+            # every pool (virt-install, virt-clone) rereads them while any test writes any file.
+            "pool": _SIZES.sub("", self.conn.storagePoolLookupByName(f"foreign-pool-{TAG}").XMLDesc(0)),
             "bridge": str(Path(f"/sys/class/net/{FOREIGN_BRIDGE}/bridge").is_dir()),
         }
 

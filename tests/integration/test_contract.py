@@ -12,12 +12,14 @@ import stat
 
 import pytest
 
+from kvmlab import editions
 from kvmlab.grading import Report
 from kvmlab.labs import registry
 from kvmlab.labs.base import Lab
 from kvmlab.sandbox import exists
 from kvmlab.session import LabSession
 from kvmlab.trainee import Trainee
+from tests.helpers import REPO
 from tests.integration.conftest import Foreign
 from tests.integration.wrong import Wrong, by_lab
 
@@ -42,6 +44,7 @@ def test_contract_start_fails_solve_passes_finish_leaves_nothing(lab: Lab, forei
     session.start()
     fresh = session.check()
     assert fresh.failed_ids(), "check must fail right after start"
+    _assert_no_hint_gives_the_command(session, fresh)
     owned_after_start = {(o.kind, o.name) for o in session.owners.load().objects}
     session.start()  # idempotent: nothing is made twice
     assert {(o.kind, o.name) for o in session.owners.load().objects} == owned_after_start
@@ -63,6 +66,21 @@ def test_contract_start_fails_solve_passes_finish_leaves_nothing(lab: Lab, forei
     for obj in owned:
         assert not exists(session.connection, obj.kind, obj.name), f"{obj.kind} {obj.name} survived finish"
     foreign.assert_untouched()
+
+
+def _assert_no_hint_gives_the_command(session: LabSession, report: Report) -> None:
+    """The first failure never prints the full command: no hint holds a line of the step's solution."""
+    source = editions.read(REPO / session.lab.notebook)
+    params = session.params.as_dict()
+    lines = {
+        editions.fill(line.strip().lstrip("!"), params)
+        for step in editions.steps(source)
+        for line in editions.solution(source, step).splitlines()
+    }
+    commands = [line for line in lines if len(line) > 24 and not line.startswith("#")]
+    for c in report.checks:
+        given = [line for line in commands if line in c.hint]
+        assert not given, f"the hint of {c.id} gives the solution away: {given[0]!r}"
 
 
 def _verdicts(report: Report) -> list[tuple[str, bool]]:
@@ -112,6 +130,7 @@ def test_known_wrong_solution_fails_the_right_checks(lab: Lab, wrong: Wrong, for
             wrong.apply(session.toolkit)
         report = session.check()
         assert set(report.failed_ids()) == wrong.fails, [(c.id, c.actual) for c in report.checks if not c.passed]
+        _assert_no_hint_gives_the_command(session, report)
     finally:
         session.finish()
     foreign.assert_untouched()

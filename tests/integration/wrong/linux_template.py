@@ -1,15 +1,36 @@
 from __future__ import annotations
 
+import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from pathlib import Path
 
-from kvmlab import guestfs
+from kvmlab import guestfs, paths
 from kvmlab.labs.linux_template import TemplateParams, boot_clone, clone, seal
 from kvmlab.procs import run
 from kvmlab.toolkit import Toolkit
 from tests.integration.wrong import Wrong
 
 LAB = "linux-template"
+
+
+# A shared checkpoint: virt-sysprep takes ~20 s under TCG, and every known-wrong solution seals the
+# same starting base the same way. The first seal of a run is real; a later one with the same
+# image (by content) and the same options puts that result in place. What is graded is still the
+# sealed image virt-sysprep made, on this lab's own base file.
+_SEALED: dict[tuple[str, tuple[str, ...]], Path] = {}
+
+
+def _seal(s: Toolkit, image: str, extra: list[str]) -> None:
+    key = (hashlib.sha256(Path(image).read_bytes()).hexdigest(), tuple(extra))
+    kept = _SEALED.get(key)
+    if kept is not None and kept.is_file():
+        run(["cp", "--sparse=always", str(kept), image])
+        return
+    seal(s, image, extra)
+    kept = paths.ensure_dir(paths.cache_dir() / "sealed-bases") / f"{key[0][:16]}-{len(_SEALED)}.qcow2"
+    run(["cp", "--sparse=always", image, str(kept)])
+    _SEALED[key] = kept
 
 
 def _params(s: Toolkit) -> TemplateParams:
@@ -48,13 +69,13 @@ def _template(
     def apply(s: Toolkit) -> None:
         p = _params(s)
         if sealed and not seal_after_overlays:
-            seal(s, p.base, ["--hostname", p.hostname])
+            _seal(s, p.base, ["--hostname", p.hostname])
         if read_only and not seal_after_overlays:
             run(["chmod", "0444", p.base])
         for _name, disk in p.clones:
             make_disk(p, disk)
         if seal_after_overlays:  # the base changes under overlays that already exist
-            seal(s, p.base, ["--hostname", p.hostname])
+            _seal(s, p.base, ["--hostname", p.hostname])
             run(["chmod", "0444", p.base])
         for name, disk in p.clones:
             if copied_xml:
