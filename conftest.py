@@ -141,10 +141,18 @@ class _HostLock:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     # Around setup, call and teardown: a module's fixtures (the bank's harness guest) are made
     # and removed inside the lock too.
-    if "integration" not in item.keywords and Path(str(item.fspath)).suffix != ".ipynb":
+    notebook = Path(str(item.fspath)).suffix == ".ipynb"
+    if "integration" not in item.keywords and not notebook:
         yield
         return
-    yield from _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(_alone(item))
+    if notebook:
+        # The kernel starts with the first cell and inherits this environment. The notebook's trainee
+        # runs the lab once: saving their guests' ready states would only cost a save per guest.
+        os.environ["KVMLAB_READY_CACHE_MIB"] = "0"
+    try:
+        yield from _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(_alone(item))
+    finally:
+        os.environ.pop("KVMLAB_READY_CACHE_MIB", None)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -183,8 +191,20 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+# Groups that take minutes (libguestfs under TCG, a second libvirtd, KSM, a pip install): handed out
+# first, so that the two workers do not end with one of them alone on a long group.
+_HEAVY = ("linux-template", "live-migration", "offline-password", "memory-virt", "snapshots", "unprivileged")
+
+
+def _heavy(item: pytest.Item) -> bool:
+    group = next((m.args[0] for m in item.iter_markers("xdist_group")), "")
+    return any(name in group or name.replace("-", "_") in group for name in _HEAVY)
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     from kvmlab import editions
+
+    items.sort(key=lambda item: not _heavy(item))  # stable: each group keeps its order
 
     last: dict[Path, pytest.Item] = {}
     for item in items:
