@@ -21,13 +21,14 @@ from kvmlab.quiz.commands import CommandError, parse
 FORMAT = 1
 TYPES = ("single", "multiple", "short", "command")
 RUN_MODES = ("guest", "guest-off", "host", "syntax")
-FIELDS = ("type", "seed", "lab", "run", "why")
+FIELDS = ("type", "seed", "lab", "run", "why", "grading")
+GRADINGS = ("rules", "self")
 MAX_FILE_BYTES = 512 * 1024  # a topic file is a few dozen KiB; refuse anything absurd
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-\d{3}$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _OPTION = re.compile(r"^-\s+\[([ xX])\]\s+`([a-z])`\s+(.+?)\s*\|\|\s*(.+?)\s*$")
 # " / " with spaces separates the labels, so "I/O" or "VT-x/AMD-V" can stand in a label.
-_RUBRIC = re.compile(r"^-\s+(\d+)\s*\|\s*(.+?)\s+/\s+(.+?)\s*\|\s*(.+?)\s*$")
+_RUBRIC = re.compile(r"^-\s+(\d+|wrong)\s*\|\s*(.+?)\s+/\s+(.+?)\s*\|\s*(.+?)\s*$")
 _FIELD = re.compile(r"^-\s+([a-z]+):\s*(.*?)\s*$")
 
 
@@ -45,6 +46,10 @@ class RubricPoint:
     label_en: str
     label_zh: str
     synonyms: tuple[str, ...]
+    wrong: bool = False  # a misconception: an answer that asserts it is wrong
+
+    def label(self, lang: str) -> str:
+        return self.label_zh if lang == "zh" else self.label_en
 
 
 @dataclass
@@ -66,6 +71,9 @@ class Question:
     setup: list[str] = field(default_factory=list)
     explanation: dict[str, str] = field(default_factory=dict)
     misconception: dict[str, str] = field(default_factory=dict)
+    grading: str = "rules"  # short answers: "self" when rules cannot judge them (the trainee rates)
+    wrong_answers: dict[str, list[str]] = field(default_factory=dict)  # short: answers that must be judged wrong
+    paraphrases: dict[str, list[str]] = field(default_factory=dict)  # short: other right answers
 
     def prompt(self, lang: str) -> str:
         return self.text.get(lang) or self.text.get("en", "")
@@ -243,6 +251,10 @@ class _FileParser:
                 q.run = value
             elif key == "why":
                 q.why = value
+            elif key == "grading":
+                if value not in GRADINGS:
+                    self.problem(lineno, f"grading must be one of {', '.join(GRADINGS)}, found {value!r}")
+                q.grading = value
 
     def _sections(
         self, heads: list[tuple[str, int, str]], fences: list[tuple[str, str, int]], lines: list[str], end: int
@@ -270,6 +282,9 @@ class _FileParser:
         for attr in ("explanation", "misconception"):
             sec = sections.get(attr)
             setattr(q, attr, {k: v for k, v in (sec.subs if sec else {}).items() if k in ("en", "zh")})
+        for attr, name in (("wrong_answers", "wrong answers"), ("paraphrases", "paraphrases")):
+            sec = sections.get(name)
+            setattr(q, attr, {k: _items(v) for k, v in (sec.subs if sec else {}).items() if k in ("en", "zh")})
         answer = sections.get("answer")
         if answer:
             q.model_answer = {k: v for k, v in answer.subs.items() if k in ("en", "zh")}
@@ -293,12 +308,20 @@ class _FileParser:
                 if not match:
                     self.problem(
                         sections["rubric"].line + 1 + offset,
-                        "rubric line must be '- POINTS | label en / label zh | synonym; synonym'",
+                        "rubric line must be '- POINTS | label en / label zh | synonym; synonym'"
+                        " (or '- wrong | ...' for a misconception)",
                     )
                     continue
                 points, en, zh, syns = match.groups()
+                wrong = points == "wrong"
                 q.rubric.append(
-                    RubricPoint(int(points), en, zh, tuple(s.strip() for s in syns.split(";") if s.strip()))
+                    RubricPoint(
+                        0 if wrong else int(points),
+                        en,
+                        zh,
+                        tuple(s.strip() for s in syns.split(";") if s.strip()),
+                        wrong,
+                    )
                 )
 
     def _validate(self, q: Question, sections: dict[str, _Section]) -> None:
@@ -324,10 +347,27 @@ class _FileParser:
                 self.problem(line, "a short question needs a '### rubric' with at least one point")
             if set(q.model_answer) != {"en", "zh"}:
                 self.problem(line, "a short question needs a model answer: '### answer' with '#### en' and '#### zh'")
+            self._validate_short(q)
         elif q.type == "command":
             self._validate_command(q, sections)
+        if q.type != "short" and (q.wrong_answers or q.paraphrases or q.grading != "rules"):
+            self.problem(line, "only short questions have wrong answers, paraphrases and 'grading'")
         if q.type != "command" and (q.run or q.commands):
             self.problem(line, "only command questions have 'run' and command fences")
+
+    def _validate_short(self, q: Question) -> None:
+        """Every short question proves its rubric: a misconception it rejects, paraphrases it accepts."""
+        if not any(p.wrong for p in q.rubric):
+            self.problem(q.line, "a short question needs at least one '- wrong | ...' rubric line (a misconception)")
+        if not any(not p.wrong for p in q.rubric):
+            self.problem(q.line, "a short question needs at least one key point ('- POINTS | ...')")
+        for attr, name, what in (
+            ("wrong_answers", "wrong answers", "an answer that states the misconception"),
+            ("paraphrases", "paraphrases", "a right answer in other words"),
+        ):
+            for lang in ("en", "zh"):
+                if not getattr(q, attr).get(lang):
+                    self.problem(q.line, f"a short question needs '### {name}' with '#### {lang}': {what}")
 
     def _validate_choice(self, q: Question, sections: dict[str, _Section]) -> None:
         where = sections["options"].line if "options" in sections else q.line
@@ -355,6 +395,18 @@ class _FileParser:
                 parse(cmd)
             except CommandError as err:
                 self.problem(where, f"command does not parse: {cmd!r}: {err}")
+
+
+def _items(body: str) -> list[str]:
+    """A Markdown list's items, each joined onto one line."""
+    items: list[str] = []
+    for raw in body.splitlines():
+        line = raw.strip()
+        if line.startswith(("- ", "* ")):
+            items.append(line[2:].strip())
+        elif line and items:
+            items[-1] += " " + line
+    return items
 
 
 def _lines(body: str) -> list[str]:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kvmlab.quiz.bank import Question, RubricPoint
+from kvmlab.quiz.bank import Question
 from kvmlab.quiz.commands import CommandError, Parsed, parse
-
-PASS_MARK = 0.7  # a short answer with at least 70% of the rubric's points counts as right
 
 # Why a flag matters, in words a learner remembers. Used when it is missing or extra.
 FLAG_NOTES = {
@@ -31,6 +28,9 @@ class Verdict:
     score: float
     feedback: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
+    # Rules cannot judge this answer: the trainee's own rating decides (shown the model answer
+    # and the missed points), as in Anki. `correct` is then only the rules' guess.
+    self_graded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,7 +40,7 @@ def check(q: Question, answer: str, lang: str = "en") -> Verdict:
     if q.type in ("single", "multiple"):
         return check_choice(q, answer)
     if q.type == "short":
-        return check_short(q.rubric, answer, lang)
+        return check_short(q, answer, lang)
     return check_command(q.commands, answer)
 
 
@@ -87,33 +87,20 @@ def check_choice(q: Question, answer: str) -> Verdict:
 # -- short answers -----------------------------------------------------------
 
 
-def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
-    return re.sub(r"\s+", " ", text)
+def check_short(q: Question, answer: str, lang: str = "en") -> Verdict:
+    from kvmlab.quiz import short  # the stemmer (and jieba, for Chinese) load only when needed
 
-
-def _mentions(text: str, synonym: str) -> bool:
-    syn = normalize(synonym).strip()
-    if not syn:
-        return False
-    if syn.isascii():
-        # Whole words for Latin text ("live" must not match "delivered").
-        return re.search(r"(?<![a-z0-9])" + re.escape(syn) + r"(?![a-z0-9])", text) is not None
-    return syn in text  # Chinese has no spaces between words
-
-
-def check_short(rubric: list[RubricPoint], answer: str, lang: str = "en") -> Verdict:
-    text = normalize(answer)
-    total = sum(p.points for p in rubric) or 1
-    earned, missed = 0, []
-    for point in rubric:
-        if any(_mentions(text, s) for s in point.synonyms):
-            earned += point.points
-        else:
-            missed.append(point.label_zh if lang == "zh" else point.label_en)
-    score = earned / total
-    feedback = [f"{earned}/{total} key points"] + ([f"missing: {', '.join(missed)}"] if missed else [])
-    return Verdict(score >= PASS_MARK, round(score, 2), feedback, missed)
+    j = short.judge(q.rubric, answer)
+    feedback = [f"{j.earned}/{j.total} key points"]
+    for point in j.asserted:
+        feedback.insert(0, f"states a misconception: {point.label(lang)}")
+    missed = [p.label(lang) for p in j.missed]
+    if missed:
+        feedback.append(f"missing: {', '.join(missed)}")
+    self_graded = q.grading == "self" and not j.asserted
+    if self_graded:
+        feedback.append("rules cannot judge this answer: compare it with the model answer and rate yourself")
+    return Verdict(j.right, round(j.score, 2), feedback, missed, self_graded=self_graded)
 
 
 # -- commands ----------------------------------------------------------------
