@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
 
 from kvmlab import paths
@@ -34,12 +35,18 @@ def _read(ask: Ask, prompt: str) -> str | None:
         return None
 
 
+def _md(out: Console, text: str, style: str | None = None) -> None:
+    """The bank is Markdown: code spans, lists and emphasis render as such, wrapped at word
+    boundaries to the terminal's width (never the raw backticks, never a word cut in two)."""
+    out.print(Markdown(text, code_theme="ansi_dark", inline_code_lexer=None), style=style, soft_wrap=False)
+
+
 def show_question(out: Console, q: Question, lang: str, n: int, total: int) -> None:
     seed = f" · seed Q{', Q'.join(map(str, q.seed))}" if q.seed else ""
     out.print(f"\n[bold]({n}/{total}) {escape(q.id)}[/] [dim]{escape(q.topic)}{seed} · {q.type}[/]")
-    out.print(escape(q.prompt(lang)))
+    _md(out, q.prompt(lang))
     for o in q.options:
-        out.print(f"   [bold]{o.key})[/] {escape(o.zh if lang == 'zh' else o.en)}")
+        _md(out, f"**{o.key})** {o.zh if lang == 'zh' else o.en}")
     hint = {
         "single": "one letter",
         "multiple": "letters, e.g. a,c",
@@ -50,16 +57,33 @@ def show_question(out: Console, q: Question, lang: str, n: int, total: int) -> N
 
 
 def show_verdict(out: Console, q: Question, verdict: Verdict, lang: str) -> None:
-    colour = "green" if verdict.correct else ("yellow" if verdict.score > 0 else "red")
-    word = "right" if verdict.correct else ("partly right" if verdict.score > 0 else "not right")
-    out.print(f"[{colour}][bold]{word}[/] (score {verdict.score:.0%})[/]")
+    if verdict.self_graded:
+        out.print("[cyan][bold]self-graded[/]: compare your answer with the model answer, then rate yourself[/]")
+    else:
+        colour = "green" if verdict.correct else ("yellow" if verdict.score > 0 else "red")
+        word = "right" if verdict.correct else ("partly right" if verdict.score > 0 else "not right")
+        out.print(f"[{colour}][bold]{word}[/] (score {verdict.score:.0%})[/]")
     for line in verdict.feedback:
         out.print(f"  • {escape(line)}")
-    out.print(f"[bold]model answer:[/] {escape(q.answer_summary(lang))}")
+    out.print("[bold]model answer:[/]")
+    summary = q.answer_summary(lang)
+    if q.type == "command":
+        out.print(escape(summary), style="bold cyan", soft_wrap=True)  # one line to copy, never wrapped
+    else:
+        _md(out, summary)
     explanation = q.explanation.get(lang) or q.explanation.get("en", "")
-    out.print(f"[dim]{escape(explanation)}[/]")
+    _md(out, explanation, style="dim")
     if q.misconception:
-        out.print(f"[magenta]misconception:[/] {escape(q.misconception.get(lang, ''))}")
+        out.print("[magenta]misconception:[/]")
+        _md(out, q.misconception.get(lang) or q.misconception.get("en", ""))
+
+
+def self_rating(verdict: Verdict, rating: str) -> Verdict:
+    """A self-graded answer takes its verdict from the trainee's rating (as in Anki)."""
+    if not verdict.self_graded:
+        return verdict
+    right = rating in ("good", "easy")
+    return Verdict(right, 1.0 if right else 0.0, [*verdict.feedback, f"you rated it {rating}"], verdict.missed, True)
 
 
 def choose(
@@ -98,16 +122,28 @@ def quiz(
         verdict = check(q, answer, lang)
         show_verdict(out, q, verdict, lang)
         suggested = rating_for(verdict)
-        raw = _read(ask, f"how well did you know it? again/hard/good/easy [{suggested}]> ")
-        rating = (raw or "").strip().lower() or suggested
-        if rating not in RATINGS:
-            rating = suggested
+        rating = _rate(out, ask, suggested, verdict.self_graded)
+        verdict = self_rating(verdict, rating)
         card = store.record(q.id, verdict, answer, rating)
         out.print(f"[dim]next review: {card.due.astimezone().strftime('%Y-%m-%d %H:%M')}[/]")
         results.append((q.id, verdict))
     right = sum(1 for _, v in results if v.correct)
     out.print(f"\n[bold]{right}/{len(results)} right[/]")
     return results
+
+
+def _rate(out: Console, ask: Ask, suggested: str, self_graded: bool) -> str:
+    """The trainee's rating. A self-graded answer has no suggestion to fall back on: ask until one
+    of the four words comes (end of input counts as 'again', the honest default)."""
+    while True:
+        default = "" if self_graded else f" [{suggested}]"
+        raw = _read(ask, f"how well did you know it? again/hard/good/easy{default}> ")
+        rating = (raw or "").strip().lower()
+        if rating in RATINGS:
+            return rating
+        if raw is None or not self_graded:
+            return "again" if self_graded else suggested
+        out.print("[dim]rate it with one of: again, hard, good, easy[/]")
 
 
 # -- exam ----------------------------------------------------------------------
@@ -217,9 +253,9 @@ def _report(out: Console, result: ExamResult, by_id: dict[str, Question], lang: 
         out.print(f"  {topic:<24} {row['correct']}/{row['questions']} right  score {row['score']:.0%}")
     for item in result.items:
         assert item.verdict is not None
-        mark = "[green]✔[/]" if item.verdict.correct else "[red]✘[/]"
+        mark = "[cyan]?[/]" if item.verdict.self_graded else ("[green]✔[/]" if item.verdict.correct else "[red]✘[/]")
         out.print(f"{mark} {item.qid}: {escape('; '.join(item.verdict.feedback))}")
-        if not item.verdict.correct:
+        if not item.verdict.correct or item.verdict.self_graded:
             out.print(f"    [dim]model answer: {escape(by_id[item.qid].answer_summary(lang))}[/]")
 
 

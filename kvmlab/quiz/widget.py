@@ -8,12 +8,27 @@ how well you knew it, next. Due questions come first.
 from __future__ import annotations
 
 import html
+import time
+from functools import cache
+from typing import Any
 
 import ipywidgets as widgets
+from markdown_it import MarkdownIt
 
 from kvmlab.quiz.bank import Bank, Question
 from kvmlab.quiz.check import Verdict, check
 from kvmlab.quiz.store import Store, rating_for
+from kvmlab.quiz.trainer import self_rating
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False})  # the bank's own raw HTML is never passed through
+
+
+def md(text: str, inline: bool = False) -> str:
+    """The bank's Markdown as the notebook shows Markdown: code spans, lists, emphasis."""
+    return _markdown().renderInline(text) if inline else _markdown().render(text)
 
 
 class QuizCard(widgets.VBox):
@@ -29,9 +44,12 @@ class QuizCard(widgets.VBox):
         self.verdict: Verdict | None = None
         self.header = widgets.HTML()
         self.body = widgets.HTML()
-        self.choices = widgets.RadioButtons(options=[], layout={"width": "100%"})
-        self.multi = widgets.VBox()
-        self.text = widgets.Textarea(layout={"width": "100%", "height": "4em"})
+        # Options are rows of a box and its rendered text, not RadioButtons: a radio label has a
+        # fixed height, so a long option overlapped the next one and hid its button.
+        self.multi = widgets.VBox(layout={"width": "100%"})
+        self.boxes: list[widgets.Checkbox] = []
+        # 'border-box' keeps the text box's right border inside the card (no horizontal scrollbar).
+        self.text = widgets.Textarea(layout={"width": "98%", "height": "4em"})
         self.check_button = widgets.Button(description="Check", button_style="primary")
         self.result = widgets.HTML()
         self.rate = widgets.ToggleButtons(
@@ -46,7 +64,6 @@ class QuizCard(widgets.VBox):
             [
                 self.header,
                 self.body,
-                self.choices,
                 self.multi,
                 self.text,
                 self.check_button,
@@ -70,7 +87,7 @@ class QuizCard(widgets.VBox):
             w.layout.display = "none"
         if q is None:
             self.header.value = "<b>No more questions in this topic — well done.</b>"
-            for w in (self.body, self.choices, self.multi, self.text, self.check_button):
+            for w in (self.body, self.multi, self.text, self.check_button):
                 w.layout.display = "none"
             return
         seed = f" · seed Q{', Q'.join(map(str, q.seed))}" if q.seed else ""
@@ -78,30 +95,39 @@ class QuizCard(widgets.VBox):
             f"<b>Quiz {self.index + 1}/{len(self.questions)}</b> "
             f"<span style='color:#666'>{html.escape(q.id)}{seed}</span>"
         )
-        self.body.value = f"<p>{html.escape(q.prompt(self.lang))}</p>"
-        labels = [(f"{o.key}) {o.zh if self.lang == 'zh' else o.en}", o.key) for o in q.options]
-        self.choices.options = labels if q.type == "single" else []
-        self.choices.value = None
-        self.multi.children = (
-            [widgets.Checkbox(description=label, value=False, indent=False) for label, _ in labels]
-            if q.type == "multiple"
-            else []
-        )
-        self.choices.layout.display = "" if q.type == "single" else "none"
-        self.multi.layout.display = "" if q.type == "multiple" else "none"
+        self.body.value = md(q.prompt(self.lang))
+        self.boxes = [
+            widgets.Checkbox(value=False, indent=False, layout={"width": "2em", "flex": "0 0 auto"}) for _ in q.options
+        ]
+        if q.type == "single":
+            for box in self.boxes:
+                box.observe(self._only_one, names="value")
+        self.multi.children = [
+            widgets.HBox(
+                [box, widgets.HTML(f"<b>{o.key})</b> {md(o.zh if self.lang == 'zh' else o.en, inline=True)}")],
+                layout={"align_items": "flex-start", "width": "100%"},
+            )
+            for box, o in zip(self.boxes, q.options, strict=True)
+        ]
+        self.multi.layout.display = "" if q.type in ("single", "multiple") else "none"
         self.text.layout.display = "" if q.type in ("short", "command") else "none"
         self.text.value = ""
         self.text.placeholder = "one command line" if q.type == "command" else "your answer"
         self.check_button.layout.display = ""
 
+    def _only_one(self, change: dict[str, Any]) -> None:
+        """A single-choice question: ticking one option unticks the others."""
+        if change["new"]:
+            for box in self.boxes:
+                if box is not change["owner"] and box.value:
+                    box.value = False
+
     def answer_text(self) -> str:
         q = self.question
         if q is None:
             return ""
-        if q.type == "single":
-            return str(self.choices.value or "")
-        if q.type == "multiple":
-            return ",".join(o.key for o, box in zip(q.options, self.multi.children, strict=True) if box.value)
+        if q.type in ("single", "multiple"):
+            return ",".join(o.key for o, box in zip(q.options, self.boxes, strict=True) if box.value)
         return str(self.text.value)
 
     def submit(self) -> Verdict | None:
@@ -110,27 +136,37 @@ class QuizCard(widgets.VBox):
             return None
         answer = self.answer_text()
         self.verdict = check(q, answer, self.lang)
-        colour = "#137333" if self.verdict.correct else ("#b06000" if self.verdict.score > 0 else "#a50e0e")
-        word = "right" if self.verdict.correct else ("partly right" if self.verdict.score > 0 else "not right")
+        if self.verdict.self_graded:
+            head = "<p style='color:#0b5394'><b>self-graded</b>: compare with the model answer, then rate yourself</p>"
+        else:
+            colour = "#137333" if self.verdict.correct else ("#b06000" if self.verdict.score > 0 else "#a50e0e")
+            word = "right" if self.verdict.correct else ("partly right" if self.verdict.score > 0 else "not right")
+            head = f"<p style='color:{colour}'><b>{word}</b> ({self.verdict.score:.0%})</p>"
         notes = "".join(f"<li>{html.escape(f)}</li>" for f in self.verdict.feedback)
+        summary = q.answer_summary(self.lang)
+        model = f"<pre>{html.escape(summary)}</pre>" if q.type == "command" else md(summary)
         misconception = (
-            f"<p><b>misconception:</b> {html.escape(q.misconception.get(self.lang, ''))}</p>" if q.misconception else ""
+            f"<p><b>misconception:</b></p>{md(q.misconception.get(self.lang, ''))}" if q.misconception else ""
         )
         self.result.value = (
-            f"<p style='color:{colour}'><b>{word}</b> ({self.verdict.score:.0%})</p><ul>{notes}</ul>"
-            f"<p><b>model answer:</b> <code>{html.escape(q.answer_summary(self.lang))}</code></p>"
-            f"<p>{html.escape(q.explanation.get(self.lang, ''))}</p>{misconception}"
+            f"{head}<ul>{notes}</ul><p><b>model answer:</b></p>{model}"
+            f"{md(q.explanation.get(self.lang, ''))}{misconception}"
+            f"<p style='color:#666'>checked at {time.strftime('%H:%M:%S')}</p>"
         )
-        self.store.record(q.id, self.verdict, answer, rating_for(self.verdict), source="notebook")
+        if not self.verdict.self_graded:  # a self-graded answer is recorded once it is rated
+            self.store.record(q.id, self.verdict, answer, rating_for(self.verdict), source="notebook")
         self.rate.layout.display = ""
         self.next_button.layout.display = ""
         return self.verdict
 
     def next(self) -> None:
         q = self.question
-        if q is not None and self.verdict is not None and self.rate.value:
-            # The learner's own rating overrides the one recorded at submit.
-            self.store.record(q.id, self.verdict, self.answer_text(), str(self.rate.value), source="notebook")
+        if q is not None and self.verdict is not None and (self.rate.value or self.verdict.self_graded):
+            # The learner's own rating overrides the one recorded at submit; a self-graded
+            # answer left unrated counts as 'again' (the honest default).
+            rating = str(self.rate.value or "again")
+            verdict = self_rating(self.verdict, rating)
+            self.store.record(q.id, verdict, self.answer_text(), rating, source="notebook")
         self.index += 1
         self._show()
 
