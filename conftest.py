@@ -36,6 +36,8 @@ def _wants_notebooks(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Known even when xdist is not loaded (-p no:xdist), so tagging groups never breaks a run.
+    config.addinivalue_line("markers", "xdist_group(name): tests that must share one worker")
     if not _is_controller(config):
         return  # workers inherit the controller's KVMLAB_HOME, and its built editions
     from tests import testhome

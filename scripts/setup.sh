@@ -25,6 +25,8 @@ APT_PACKAGES=(
     chromium fonts-noto-cjk
     # libvirtd's reaper: see "libvirt daemons" below
     tini
+    # polkit and its system bus, so virsh on a terminal finds the service it asks (see below)
+    dbus polkitd
 )
 
 t0=$(date +%s.%N)
@@ -99,6 +101,20 @@ if [ "$(id -u)" -eq 0 ]; then
     fi
     if ! alive /var/run/virtlogd.pid; then
         step "starting virtlogd"; virtlogd -d
+    fi
+    # virsh on a terminal (a shell, or a notebook's `!virsh`, which IPython runs on a pty) starts
+    # polkit's text agent, and says "Authorization not available. Check if polkit service is
+    # running" on every call when it is not. libvirt-daemon-system brings polkitd; without systemd
+    # nothing starts it, nor the system bus it answers on. Start both, as an init would.
+    if command -v dbus-daemon >/dev/null && [ -x /usr/lib/polkit-1/polkitd ]; then
+        if ! alive /run/dbus/pid; then
+            step "starting the system D-Bus (polkit answers on it)"
+            mkdir -p /run/dbus && rm -f /run/dbus/pid && dbus-daemon --system --fork
+        fi
+        if ! pgrep -x polkitd >/dev/null; then
+            step "starting polkitd (virsh on a terminal asks it)"
+            setsid /usr/lib/polkit-1/polkitd --no-debug </dev/null >/dev/null 2>&1 &
+        fi
     fi
     if ! alive /var/run/libvirtd.pid; then
         # QEMU daemonizes, so a guest's QEMU is re-parented to PID 1 when it exits. Without an init
