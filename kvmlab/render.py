@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +14,15 @@ from kvmlab.grading import Report
 from kvmlab.labs.base import Lab
 
 
+# A notebook's `!kvmlab ...` runs on IPython's pseudo-terminal, which says 80 columns; the output
+# area is much wider and wraps by itself, so tables would be squeezed for nothing (lab list cut
+# off the notebook column the welcome text points to).
+NOTEBOOK_WIDTH = 160
+
+
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    in_notebook = "JPY_PARENT_PID" in os.environ and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=NOTEBOOK_WIDTH if in_notebook else None)
 
 
 def report(rep: Report, out: Console) -> None:

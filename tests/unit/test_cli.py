@@ -77,3 +77,14 @@ def test_status_of_a_trainee_who_owns_nothing() -> None:
     proc = kvmlab("lab", "status", "--trainee", "zed", "--json", env={"KVMLAB_URI": private_test_host()})
     assert proc.returncode == 0
     assert json.loads(proc.stdout) == {"trainee": "zed", "labs": {}, "progress": {}, "objects": []}
+
+
+def test_lab_list_in_a_notebook_shows_whole_notebook_paths(kvmlab_home: Path) -> None:
+    # A notebook's !kvmlab runs on a pseudo-terminal that says 80 columns; the output area is wider.
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["JPY_PARENT_PID"] = "1"
+    proc = kvmlab("lab", "list", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "labs/15-hotadd-disk.ipynb" in proc.stdout
