@@ -13,7 +13,6 @@ from rich.table import Table
 from kvmlab.grading import Report
 from kvmlab.labs.base import Lab
 
-
 # A notebook's `!kvmlab ...` runs on IPython's pseudo-terminal, which says 80 columns; the output
 # area is much wider and wraps by itself, so tables would be squeezed for nothing (lab list cut
 # off the notebook column the welcome text points to).
