@@ -23,6 +23,7 @@ class Spec:
     sub: str | None
     params: tuple[Param, ...]
     positionals_are_list: bool = False  # qemu-img convert SRC... DEST: positionals kept as a list
+    keywords: bool = False  # options are bare words (ip's `dev tap0 mode tap`), not --dashed
 
     def find(self, opt: str) -> Param | None:
         for p in self.params:

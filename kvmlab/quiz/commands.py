@@ -170,7 +170,10 @@ def parse(line: str) -> Parsed:
     if tool == "virsh" or tool_specs.has_subcommands(tool):
         if not rest:
             raise CommandError(f"{tool} needs a subcommand")
-        sub, rest = rest[0], rest[1:]
+        if tool == "virsh":
+            sub, rest = rest[0], rest[1:]
+        else:
+            sub, rest = tool_specs.split_subcommand(tool, rest)
     return _parse_args(spec_for(tool, sub), rest, line)
 
 
@@ -189,8 +192,9 @@ def _parse_args(spec: Spec, args: list[str], line: str) -> Parsed:
         if word == "--":
             positionals.extend(args[i + 1 :])
             break
-        if word.startswith("-") and len(word) > 1 and not _SIZE.match(word):
-            opt, eq, inline = word.partition("=")
+        keyword = spec.keywords and spec.find(word) is not None
+        if keyword or (word.startswith("-") and len(word) > 1 and not _SIZE.match(word)):
+            opt, eq, inline = (word, "", "") if keyword else word.partition("=")
             name = opt.lstrip("-") if spec.tool == "virsh" else opt
             param = spec.find(name)
             if param is None:

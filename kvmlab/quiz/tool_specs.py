@@ -283,12 +283,98 @@ VIRT_TOOLS: dict[str, tuple[tuple[Param, ...], bool]] = {
 }
 
 
+# -- ip (iproute2) --------------------------------------------------------------
+# ip's options are bare keywords (`ip tuntap add dev tap0 mode tap`); its subcommand is
+# an object and a command ("link add", "tuntap delete"). Only the forms the bank uses.
+
+
+def _kw(name: str, *aliases: str, required: bool = False) -> Param:
+    """A keyword that takes a value (mode tap)."""
+    return Param(name, value=True, required=required, aliases=aliases)
+
+
+def _kwflag(name: str) -> Param:
+    """A bare keyword on its own (multi_queue, up)."""
+    return Param(name, value=False)
+
+
+def _device(required: bool = True) -> Param:
+    """The device, named by `dev X`, `name X` or in position."""
+    return Param("name", value=True, positional=True, required=required, aliases=("dev",))
+
+
+# ip's own options, before the object (ip -d link show); any of its spellings.
+_IP_GLOBAL = (
+    _f("-d", "-details", "--details"),
+    _f("-s", "-stats", "-statistics", "--stats"),
+    _f("-br", "-brief", "--brief"),
+    _f("-j", "-json", "--json"),
+    _f("-p", "-pretty", "--pretty"),
+    _f("-c", "-color", "--color"),
+)
+_TUNTAP_OPTS = (
+    _kw("mode", required=True),  # ip refuses a tuntap add or del without it
+    _kw("user"),
+    _kw("group"),
+    _kwflag("one_queue"),
+    _kwflag("pi"),
+    _kwflag("vnet_hdr"),
+    _kwflag("multi_queue"),
+)
+
+IP: dict[str, tuple[Param, ...]] = {
+    "tuntap add": (_device(required=False), *_TUNTAP_OPTS),
+    "tuntap delete": (_device(), *_TUNTAP_OPTS),
+    "tuntap show": (),
+    "link add": (
+        _kw("link"),
+        _device(),
+        _kw("type", required=True),
+        _kw("address"),
+        _kw("mtu"),
+        _kw("txqueuelen"),
+        _kw("numtxqueues"),
+        _kw("numrxqueues"),
+        _kwflag("up"),
+        _kw("mode"),  # macvlan/macvtap: private | vepa | bridge | passthru | source
+        _kw("id"),  # vlan
+        _kw("protocol"),  # vlan: 802.1Q | 802.1ad
+        _kw("vlan_filtering"),  # bridge
+    ),
+    "link delete": (_device(), _kw("type")),
+    "link show": (_device(required=False), _kw("type"), _kw("master"), _kwflag("up")),
+}
+# The abbreviations ip itself accepts for these objects and commands.
+_IP_OBJECTS = {"l": "link", "li": "link", "lin": "link", "link": "link", "tuntap": "tuntap", "tap": "tuntap"}
+_IP_COMMANDS = {
+    **dict.fromkeys(("a", "ad", "add"), "add"),
+    **dict.fromkeys(("d", "de", "del", "dele", "delet", "delete"), "delete"),
+    **dict.fromkeys(("sh", "sho", "show", "list", "lst", "ls"), "show"),
+}
+
+# -- cat ---------------------------------------------------------------------------
+CAT = (_f("-A", "--show-all"), _f("-n", "--number"), _f("-v", "--show-nonprinting"))
+
+
 def has_subcommands(tool: str) -> bool:
-    return tool == "qemu-img"
+    return tool in ("qemu-img", "ip")
+
+
+def split_subcommand(tool: str, words: list[str]) -> tuple[str, list[str]]:
+    """The subcommand and the words after it: `ip -d l sh X` is ("link show", ["-d", "X"])."""
+    if tool != "ip":
+        return words[0], words[1:]
+    n = next((i for i, w in enumerate(words) if not w.startswith("-")), len(words))
+    lead, rest = words[:n], words[n:]
+    if not rest:
+        return "", lead  # no object: lookup finds nothing and says so
+    obj = _IP_OBJECTS.get(rest[0], rest[0])
+    command = _IP_COMMANDS.get(rest[1], rest[1]) if len(rest) > 1 else "show"  # `ip link` lists links
+    return f"{obj} {command}", [*lead, *rest[2:]]
 
 
 def known_tools() -> list[str]:
-    return ["qemu-img", *sorted(VIRT_TOOLS)]
+    return ["cat", "ip", "qemu-img", *sorted(VIRT_TOOLS)]
 
 
 @cache
@@ -296,5 +382,10 @@ def lookup(tool: str, sub: str | None) -> Spec | None:
     if tool == "qemu-img":
         entry = QEMU_IMG.get(sub or "")
         return Spec("qemu-img", sub, *entry) if entry else None
+    if tool == "ip":
+        params = IP.get(sub or "")
+        return Spec("ip", sub, (*_IP_GLOBAL, *params), keywords=True) if params is not None else None
+    if tool == "cat":
+        return Spec("cat", None, CAT, positionals_are_list=True)
     entry = VIRT_TOOLS.get(tool)
     return Spec(tool, None, *entry) if entry else None

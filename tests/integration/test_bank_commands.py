@@ -13,7 +13,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,7 +24,7 @@ from kvmlab.guest.build import guest_files
 from kvmlab.labs.base import Lab, Params
 from kvmlab.procs import run
 from kvmlab.quiz import bank as bankmod
-from kvmlab.quiz.commands import parse
+from kvmlab.quiz.commands import Parsed, parse
 from kvmlab.session import LabSession
 from kvmlab.toolkit import Toolkit
 from kvmlab.trainee import Trainee
@@ -83,8 +83,13 @@ READ_ONLY = frozenset(
         "domid",
         "domuuid",
         "domname",
+        "nwfilter-list",
+        "nwfilter-dumpxml",
+        "nwfilter-binding-list",
     ]
 )
+# Other tools' commands that only read.
+READ_ONLY_TOOLS = frozenset([("cat", None), ("ip", "link show"), ("ip", "tuntap show")])
 _PATHLIKE = re.compile(r"^(/|\./|~/)|\.(img|qcow2|raw|vmdk|vdi|vhd|vhdx|iso|xml|ova)$")
 
 
@@ -95,6 +100,7 @@ class ExecParams(Params):
     pool: str
     bridge: str
     scratch: str
+    ifprefix: str  # every interface an `ip` answer creates is named with this, and deleted after it
 
 
 class BankHarness(Lab):
@@ -114,6 +120,7 @@ class BankHarness(Lab):
             kit.name("qxpool"),
             kit.ifname("qxbr"),
             str(kit.path("scratch")),
+            kit.ifname("qi"),
         )
 
     def start(self, kit: Toolkit) -> None:
@@ -146,6 +153,7 @@ class Harness:
     original_xml: str
     original_net_xml: str = ""
     dirty: bool = False  # a command changed something: restore before the next one
+    ifmap: dict[str, str] = field(default_factory=dict)  # the answer's interface names -> the harness's
 
     @property
     def dom(self) -> libvirt.virDomain:
@@ -168,7 +176,9 @@ def harness(system: object) -> Iterator[Harness]:
     h.original_net_xml = session.connection.conn.networkLookupByName(p.network).XMLDesc(
         libvirt.VIR_NETWORK_XML_INACTIVE
     )
+    _delete_interfaces(p)  # left by an interrupted earlier run
     yield h
+    _delete_interfaces(p)
     for path in Path(p.scratch).iterdir():
         path.unlink()
     session.finish()
@@ -179,9 +189,40 @@ _NOT_PATHS = {"vol", "name", "newname", "snapshotname", "checkpointname"}
 _EMBEDDED_PATH = re.compile(r"(?<==)(/[^,\s]+)")  # --diskspec vda,file=/var/lib/...qcow2
 
 
-def _map(argv: list[str], q: bankmod.Question, p: ExecParams) -> list[str]:
+SYS_NET = Path("/sys/class/net")
+
+
+def _map_ip(argv: list[str], parsed: Parsed, p: ExecParams, ifmap: dict[str, str]) -> list[str]:
+    """An `ip` answer's devices become the harness's: a device it names (tap0, macvtap0, eth0.100)
+    gets the harness's prefix (deleted before the next question); a parent (link eth0, master br0)
+    not made earlier in the question is the harness's bridge (no address, no uplink), so nothing an
+    answer makes is connected to a real network."""
+    for value in parsed.value("name"):
+        ifmap.setdefault(value, f"{p.ifprefix}{value}"[:15])
+    names = dict(ifmap)
+    for key in ("link", "master"):
+        for value in parsed.value(key):
+            names.setdefault(value, p.bridge)
+    return [names.get(word, word) for word in argv]
+
+
+def _delete_interfaces(p: ExecParams) -> None:
+    """Every interface an `ip` answer made (only the harness's names carry its prefix)."""
+
+    def made() -> list[str]:
+        return sorted(d.name for d in SYS_NET.iterdir() if d.name.startswith(p.ifprefix)) if SYS_NET.is_dir() else []
+
+    for name in made():
+        if (SYS_NET / name).exists():  # a macvtap or VLAN goes with its parent
+            subprocess.run(["ip", "link", "delete", "dev", name], capture_output=True, timeout=30)
+    assert not made(), f"could not delete the interfaces the answers made: {made()}"
+
+
+def _map(argv: list[str], q: bankmod.Question, p: ExecParams, ifmap: dict[str, str] | None = None) -> list[str]:
     """Put the harness's objects where the answer names the learner's."""
     parsed = parse(shlex.join(argv))
+    if parsed.tool == "ip":
+        return _map_ip(argv, parsed, p, {} if ifmap is None else ifmap)
     names: dict[str, str] = {}
     for value in parsed.value("domain"):
         names[value] = p.domain
@@ -198,8 +239,8 @@ def _map(argv: list[str], q: bankmod.Question, p: ExecParams) -> list[str]:
     for word in argv:
         if word in names:
             out.append(names[word])
-        elif word in keep or word.startswith("-") or "://" in word:
-            out.append(word)
+        elif word in keep or word.startswith(("-", "/sys/", "/proc/")) or "://" in word:
+            out.append(word)  # /sys and /proc: the host's own (read-only) facts
         elif _PATHLIKE.search(word):
             out.append(str(scratch / Path(word).name))
         else:
@@ -208,7 +249,7 @@ def _map(argv: list[str], q: bankmod.Question, p: ExecParams) -> list[str]:
 
 
 def _run(h: Harness, line: str, q: bankmod.Question) -> subprocess.CompletedProcess[str]:
-    argv = _map(shlex.split(line), q, h.p)
+    argv = _map(shlex.split(line), q, h.p, h.ifmap)
     if argv[0] == "virsh":
         argv = ["virsh", "-c", h.session.uri, *argv[1:]]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
@@ -238,6 +279,8 @@ def _restore(h: Harness, running: bool) -> None:
     if not net.isActive():
         net.create()
     conn.storagePoolLookupByName(h.p.pool).refresh(0)
+    _delete_interfaces(h.p)
+    h.ifmap.clear()
     if running:
         # The fresh disk and the original definition are the guest's saved ready state: restored, not booted.
         h.session.toolkit.boot_ready(dom, disk, h.session.toolkit.path(f"{h.p.domain}.console.log"))
@@ -257,8 +300,18 @@ def test_command_answer_runs_on_real_libvirt(q: bankmod.Question, harness: Harne
             harness.dirty = True
         proc = _run(harness, line, q)
         assert proc.returncode == 0, f"{q.file}:{q.line}: answer {n + 1} {line!r} failed: {proc.stderr.strip()}"
-        if parse(line).tool != "virsh" or parse(line).sub not in READ_ONLY:
+        if not _only_reads(parse(line)):
             harness.dirty = True
+        if parse(line).tool == "ip" and (parse(line).sub or "").endswith(" add"):
+            for name in parse(line).value("name"):
+                made = harness.ifmap[name]
+                assert (SYS_NET / made).is_dir(), f"{q.id}: answer {n + 1} made no interface {made} ({name})"
+
+
+def _only_reads(parsed: Parsed) -> bool:
+    if parsed.tool == "virsh":
+        return parsed.sub in READ_ONLY
+    return (parsed.tool, parsed.sub) in READ_ONLY_TOOLS
 
 
 def _options_used(line: str) -> list[str]:
@@ -269,6 +322,18 @@ def _options_used(line: str) -> list[str]:
     return sorted(set(opts))
 
 
+def _ip_keywords_documented(q: bankmod.Question, parsed: Parsed) -> None:
+    """ip's options are keywords, documented by `ip OBJECT help` and `ip link help TYPE`."""
+    obj = (parsed.sub or "").split()[0]
+    helps = [["ip", "help"], ["ip", obj, "help"]]
+    if obj == "link" and parsed.value("type"):
+        helps.append(["ip", "link", "help", parsed.value("type")[0]])
+    procs = [subprocess.run(h, capture_output=True, text=True, timeout=60) for h in helps]
+    text = "".join(proc.stdout + proc.stderr for proc in procs)
+    for word in sorted({name for name, _ in parsed.values} | parsed.flags):
+        assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text), f"{q.id}: ip's help does not mention {word}"
+
+
 @pytest.mark.parametrize("q", SYNTAX_ONLY, ids=[q.id for q in SYNTAX_ONLY])
 def test_syntax_only_answers_use_options_the_tool_documents(q: bankmod.Question) -> None:
     assert q.why, "run: syntax needs a reason"
@@ -276,6 +341,9 @@ def test_syntax_only_answers_use_options_the_tool_documents(q: bankmod.Question)
         tool = parse(line).tool
         if tool == "virsh":
             continue  # parsed against virsh's own help already
+        if tool == "ip":
+            _ip_keywords_documented(q, parse(line))
+            continue
         binary = shutil.which(tool)
         assert binary, f"{tool} is not installed: make setup installs it"
         sub = [parse(line).sub] if parse(line).sub else []
