@@ -8,6 +8,7 @@ from typing import Any
 
 from kvmlab.quiz.bank import Question
 from kvmlab.quiz.commands import CommandError, Parsed, parse
+from kvmlab.quiz.equivalences import normalize
 
 # Why a flag matters, in words a learner remembers. Used when it is missing or extra.
 FLAG_NOTES = {
@@ -19,6 +20,7 @@ FLAG_NOTES = {
     "all": "without --all only running objects are listed",
     "persistent": "--persistent means live + config only for attach/detach commands",
     "-U": "-U (--force-share) lets qemu-img read an image a running guest holds",
+    "-r": "virsh -r opens a read-only connection, which cannot change anything",
 }
 
 
@@ -41,7 +43,7 @@ def check(q: Question, answer: str, lang: str = "en") -> Verdict:
         return check_choice(q, answer)
     if q.type == "short":
         return check_short(q, answer, lang)
-    return check_command(q.commands, answer)
+    return check_command(q.commands, answer, q.run)
 
 
 # -- choices -----------------------------------------------------------------
@@ -107,7 +109,8 @@ def check_short(q: Question, answer: str, lang: str = "en") -> Verdict:
 
 
 def _flag(tool: str, name: str) -> str:
-    return f"--{name}" if tool == "virsh" else name
+    # virsh's own options (-r) are kept with their dash; its subcommands' options without.
+    return f"--{name}" if tool == "virsh" and not name.startswith("-") else name
 
 
 def missing_parts(expected: Parsed, given: Parsed) -> list[str]:
@@ -145,14 +148,18 @@ def differences(expected: Parsed, given: Parsed) -> list[str]:
     return out
 
 
-def check_command(accepted: list[str], answer: str) -> Verdict:
+def check_command(accepted: list[str], answer: str, run: str | None = None) -> Verdict:
+    """The answer against each accepted line, both in normal form (equivalences.normalize).
+
+    run is the question's run mode: with "guest" or "guest-off" the guest's state is known, so
+    --current, --persistent or no flag compare as the --live/--config they amount to."""
     try:
-        given = parse(answer)
+        given = normalize(parse(answer), run)
     except CommandError as err:
         return Verdict(False, 0.0, [str(err)], ["a valid command line"])
     best: tuple[list[str], list[str]] | None = None
     for line in accepted:
-        expected = parse(line)
+        expected = normalize(parse(line), run)
         diff = differences(expected, given)
         if not diff:
             return Verdict(True, 1.0, ["same meaning as the model answer"], [])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
 from kvmlab.quiz import tool_specs, virsh_spec
 from kvmlab.quiz.cmdspec import Param, Spec
+from kvmlab.quiz.values import canonical_rest, canonical_values
 
 
 class CommandError(ValueError):
@@ -84,6 +85,8 @@ _VIRSH_SIZES = {
     ("vol-create-as", "capacity"): "b",
     ("vol-resize", "capacity"): "b",
     ("vol-create-as", "allocation"): "b",
+    ("allocpages", "pagesize"): "k",
+    ("freepages", "pagesize"): "k",
 }
 
 _VIRSH_GLOBAL_VALUE = {
@@ -101,6 +104,11 @@ _VIRSH_GLOBAL_VALUE = {
     "--log",
 }
 _VIRSH_GLOBAL_FLAG = {"-q", "--quiet", "-r", "--readonly", "-t", "--timing"}
+# The global options that change what the command does: which libvirt it talks to, and whether
+# that connection may change anything. The others (-q, -t, -d, -l, -e, -k, -K) only change what is
+# printed or logged, or how a dead connection is noticed. Kept under their short names, which no
+# subcommand option has (those are stored without dashes).
+_VIRSH_GLOBAL_MEANING = {"-c": "-c", "--connect": "-c", "-r": "-r", "--readonly": "-r"}
 
 
 def virsh_spec_for(sub: str) -> Spec:
@@ -140,18 +148,27 @@ def _split(line: str) -> list[str]:
         raise CommandError(f"cannot split the line: {err} (unbalanced quotes?)") from err
 
 
-def _strip_virsh_globals(words: list[str]) -> list[str]:
-    """Drop virsh's own options (-c URI, -q...) in front of the subcommand."""
+def _virsh_globals(words: list[str]) -> tuple[dict[str, str], set[str], list[str]]:
+    """virsh's own options in front of the subcommand: (-c's URI, the -r flag, the words after them)."""
+    values: dict[str, str] = {}
+    flags: set[str] = set()
     i = 0
     while i < len(words) and words[i].startswith("-"):
-        opt, eq, _ = words[i].partition("=")
+        opt, eq, inline = words[i].partition("=")
+        meaning = _VIRSH_GLOBAL_MEANING.get(opt)
         if opt in _VIRSH_GLOBAL_VALUE:
+            if not eq and i + 1 >= len(words):
+                raise CommandError(f"{opt} needs a value")
+            if meaning:
+                values[meaning] = inline if eq else words[i + 1]
             i += 1 if eq else 2
         elif opt in _VIRSH_GLOBAL_FLAG:
+            if meaning:
+                flags.add(meaning)
             i += 1
         else:
             raise CommandError(f"{words[i]} is not an option of virsh itself")
-    return words[i:]
+    return values, flags, words[i:]
 
 
 def parse(line: str) -> Parsed:
@@ -164,8 +181,10 @@ def parse(line: str) -> Parsed:
     rest = words[1:]
     if tool == "vish":
         raise CommandError("there is no `vish`: the libvirt shell is virsh")
+    global_values: dict[str, str] = {}
+    global_flags: set[str] = set()
     if tool == "virsh":
-        rest = _strip_virsh_globals(rest)
+        global_values, global_flags, rest = _virsh_globals(rest)
     sub: str | None = None
     if tool == "virsh" or tool_specs.has_subcommands(tool):
         if not rest:
@@ -174,7 +193,11 @@ def parse(line: str) -> Parsed:
             sub, rest = rest[0], rest[1:]
         else:
             sub, rest = tool_specs.split_subcommand(tool, rest)
-    return _parse_args(spec_for(tool, sub), rest, line)
+    parsed = _parse_args(spec_for(tool, sub), rest, line)
+    if global_values or global_flags:
+        values = dict(parsed.values) | {k: (v,) for k, v in global_values.items()}
+        parsed = replace(parsed, values=tuple(sorted(values.items())), flags=parsed.flags | global_flags)
+    return parsed
 
 
 def _words(*parts: str) -> str:
@@ -234,7 +257,9 @@ def _parse_args(spec: Spec, args: list[str], line: str) -> Parsed:
             values[free[k].name] = [word]
         for param in spec.params:
             if param.rest and param.name in values:
-                values[param.name] = [_words(*values[param.name])]  # quoted or not, the same words
+                # quoted or not, the same words (QMP's JSON and snapshot disk specs: the same meaning)
+                parts = values[param.name]
+                values[param.name] = [canonical_rest(spec, param.name, parts, flags) or _words(*parts)]
     for param in spec.params:
         if param.required and param.name not in values:
             raise CommandError(
@@ -244,6 +269,7 @@ def _parse_args(spec: Spec, args: list[str], line: str) -> Parsed:
             )
         if param.size_unit and param.name in values:
             values[param.name] = [normalize_size(v, param.size_unit) for v in values[param.name]]
+    values = canonical_values(spec, values)
     # Repeatable options (-a disk1 -a disk2) compare as sets; everything else keeps its order.
     repeatable = {p.name for p in spec.params if p.repeat}
     ordered = tuple(sorted((k, tuple(sorted(v) if k in repeatable else v)) for k, v in values.items()))

@@ -241,7 +241,7 @@ def _map(argv: list[str], q: bankmod.Question, p: ExecParams, ifmap: dict[str, s
             out.append(names[word])
         elif word in keep or word.startswith(("-", "/sys/", "/proc/")) or "://" in word:
             out.append(word)  # /sys and /proc: the host's own (read-only) facts
-        elif _PATHLIKE.search(word):
+        elif _PATHLIKE.search(word) and "=" not in word:  # vdb,file=/x.qcow2: the path inside, below
             out.append(str(scratch / Path(word).name))
         else:
             out.append(_EMBEDDED_PATH.sub(lambda m: str(scratch / Path(m.group(1)).name), word))
