@@ -16,7 +16,8 @@ def test_good_file_parses_every_part() -> None:
     assert q.commands == ["virsh setvcpus centos 4 --live --config"]
     assert set(q.misconception) == {"en", "zh"}
     short = b.get("demo-002")
-    assert short is not None and [p.points for p in short.rubric] == [2, 1]
+    assert short is not None and [(p.points, p.wrong) for p in short.rubric] == [(2, False), (1, False), (0, True)]
+    assert short.wrong_answers["en"] and short.wrong_answers["zh"] and short.paraphrases["zh"]
     assert "binary translation" in short.rubric[1].synonyms
     multi = b.get("demo-003")
     assert multi is not None and [o.key for o in multi.options if o.correct] == ["a", "c"]
