@@ -38,6 +38,8 @@ from kvmlab.quiz.bank import RubricPoint
 
 PASS_MARK = 0.7  # a short answer with at least 70% of the rubric's points counts as right
 NEGATION_WINDOW = 3  # a cue this many words before a match negates it ("does not really need")
+OR_REACH = 8  # ... or further, when an 'or' joins the match to what the cue negates
+_OR = frozenset(["or", "nor", "或", "或者", "也不"])
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
@@ -45,7 +47,8 @@ _LATIN_WORD = re.compile(r"[a-z0-9_]+")
 # Clauses end at sentence and clause punctuation and at contrastive conjunctions, so
 # "needs no VT-x, but paravirtualization needs a changed kernel" is two claims.
 _CLAUSE_END = re.compile(
-    r"[.;:!?,\n。；：！？，、]+\s*|\s+(?:but|however|whereas|while|although)\s+|(?:但是|但|然而|而是|不过)"
+    r"[.;:!?,\n。；：！？，、]+\s*(?:(?:but|however|whereas|while|although)\s+)?"
+    r"|\s+(?:but|however|whereas|while|although)\s+|(?:但是|但|然而|而是|不过)"
 )
 
 # Negation cues (compared as stems). "rather than", "instead of", "unlike" deny what follows.
@@ -312,7 +315,12 @@ class Pattern:
 def _negated(tokens: Sequence[Token], hits: Sequence[_Hit]) -> bool:
     first = min(h.first for h in hits)
     last = max(h.last for h in hits)
-    for i in range(max(0, first - NEGATION_WINDOW), last + 1):
+    # "don't disable SELinux or reboot the host": a negation reaches over 'or' to every alternative.
+    reach = NEGATION_WINDOW
+    before = [t.text for t in tokens[max(0, first - OR_REACH) : first]]
+    if any(w in _OR for w in before):
+        reach = OR_REACH
+    for i in range(max(0, first - reach), last + 1):
         tok = tokens[i]
         if not _is_cue(tok):
             continue

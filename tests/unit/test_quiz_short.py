@@ -52,6 +52,9 @@ SHORT = [q for q in BANK.questions if q.type == "short"]
         ("QEMU uses TCG when there is no KVM", "tcg", True),
         ("不断地热插拔磁盘", "热插拔", True),
         ("两者非常不同：热插拔改运行中的虚拟机", "热插拔", True),
+        # A negation reaches over "or" to the alternatives it joins.
+        ("Don't disable SELinux or reboot the host blindly", "reboot + host", False),
+        ("Reboot the host, or disable SELinux", "reboot + host", True),
         # Whole words: "live" is not inside "delivered".
         ("the package was delivered", "live", False),
     ],
