@@ -185,7 +185,7 @@ def harness(system: object) -> Iterator[Harness]:
 
 
 # Values that name something inside libvirt, not a file: never rewritten into the scratch dir.
-_NOT_PATHS = {"vol", "name", "newname", "snapshotname", "checkpointname"}
+_NOT_PATHS = {"vol", "name", "newname", "snapshotname", "checkpointname", "xpath"}
 _EMBEDDED_PATH = re.compile(r"(?<==)(/[^,\s]+)")  # --diskspec vda,file=/var/lib/...qcow2
 
 
