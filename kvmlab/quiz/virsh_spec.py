@@ -21,6 +21,7 @@ from typing import Any
 SPEC_FILE = Path(__file__).parent / "specs" / "virsh.json"
 
 _OPTION = re.compile(r"^\s{4}(\[?)--([a-z0-9-]+)\]?(?:\s+<(\w+)>)?\s")
+_BARE_LIST = re.compile(r"^\s{4}<([a-z0-9-]+)>\s")
 _COMMAND = re.compile(r"^\s{4}([a-z][a-z0-9-]*)\s{2,}")
 
 
@@ -40,11 +41,14 @@ def parse_help(text: str) -> dict[str, Any]:
             if match:
                 positional, name, kind = match.groups()
                 options.append({"name": name, "positional": bool(positional), "value": kind})
+            elif bare := _BARE_LIST.match(line):
+                # "<domain>  list of domains" (domstats): bare words only, as many as given.
+                options.append({"name": bare.group(1), "positional": True, "value": "string", "bare_list": True})
     for opt in options:
         # "{[--cmd] <string>}..." (required) or "[[--diskspec] <string>]..." (optional) in the
         # synopsis: an argv option, given several times and taking the bare words left over.
         name = re.escape(opt["name"])
-        opt["rest"] = bool(re.search(r"(\{\[--" + name + r"\][^}]*\}|\[\[--" + name + r"\][^\]]*\])\.\.\.", synopsis))
+        opt["rest"] = opt.pop("bare_list", False) or bool(re.search(r"(\{\[--" + name + r"\][^}]*\}|\[\[--" + name + r"\][^\]]*\])\.\.\.", synopsis))
         # "<domain>" bare in the synopsis: required; "[<target>]" or "[--x <y>]": optional.
         opt["required"] = bool(re.search(r"(^|\s)(\{\[)?<" + re.escape(opt["name"]) + r">", synopsis)) or bool(
             re.search(r"(^|\s)\{?\[--" + re.escape(opt["name"]) + r"\] <\w+>\}?(\.\.\.)?(\s|$)", synopsis)

@@ -66,3 +66,11 @@ def test_argv_options_collect_bare_words_and_repeats() -> None:
         parse("virsh qemu-monitor-command centos --hmp --cmd info kvm").values
         == parse("virsh qemu-monitor-command centos --hmp 'info kvm'").values
     )
+
+
+def test_domstats_takes_a_list_of_domains_as_bare_words() -> None:
+    from kvmlab.quiz.commands import parse
+
+    # `virsh help domstats` lists "<domain>" with no --name: bare words only, as many as given.
+    assert parse("virsh domstats centos --state").value("domain") == ("centos",)
+    assert parse("virsh domstats --state").value("domain") == ()
