@@ -48,7 +48,9 @@ def parse_help(text: str) -> dict[str, Any]:
         # "{[--cmd] <string>}..." (required) or "[[--diskspec] <string>]..." (optional) in the
         # synopsis: an argv option, given several times and taking the bare words left over.
         name = re.escape(opt["name"])
-        opt["rest"] = opt.pop("bare_list", False) or bool(re.search(r"(\{\[--" + name + r"\][^}]*\}|\[\[--" + name + r"\][^\]]*\])\.\.\.", synopsis))
+        opt["rest"] = opt.pop("bare_list", False) or bool(
+            re.search(r"(\{\[--" + name + r"\][^}]*\}|\[\[--" + name + r"\][^\]]*\])\.\.\.", synopsis)
+        )
         # "<domain>" bare in the synopsis: required; "[<target>]" or "[--x <y>]": optional.
         opt["required"] = bool(re.search(r"(^|\s)(\{\[)?<" + re.escape(opt["name"]) + r">", synopsis)) or bool(
             re.search(r"(^|\s)\{?\[--" + re.escape(opt["name"]) + r"\] <\w+>\}?(\.\.\.)?(\s|$)", synopsis)
