@@ -47,8 +47,12 @@ _LATIN_WORD = re.compile(r"[a-z0-9_]+")
 # Clauses end at sentence and clause punctuation and at contrastive conjunctions, so
 # "needs no VT-x, but paravirtualization needs a changed kernel" is two claims.
 _CLAUSE_END = re.compile(
-    r"[.;:!?,\n。；：！？，、]+\s*(?:(?:but|however|whereas|while|although)\s+)?"
-    r"|\s+(?:but|however|whereas|while|although)\s+|(?:但是|但|然而|而是|不过)"
+    # Latin punctuation ends a clause only before a space: 192.168.122.0, kvm.ko, qemu:///system stay whole.
+    # (NFKC has made Chinese full-width punctuation ASCII: next to Chinese text it always ends one.)
+    r"(?:[.;:!?,](?=\s|$|[\u3400-\u9fff`(])|(?<=[\u3400-\u9fff)`])[.;:!?,]|[\n。；：！？，、])+\s*"
+    r"(?:(?:but|however|whereas|although)\s+)?"
+    # Not "while": it means "during" as often as "whereas" ("while the guest is running").
+    r"|\s+(?:but|however|whereas|although)\s+|(?:但是|但|然而|而是|不过)"
 )
 
 # Negation cues (compared as stems). "rather than", "instead of", "unlike" deny what follows.
@@ -70,6 +74,7 @@ _EN_CUES = [
     "unlike",
     "lack",
     "lacks",
+    "except",
 ]
 # A claim in a clause that also says "myth" or "wrong" is being refuted, not made.
 _EN_META = ["myth", "wrong", "false", "incorrect", "misconception", "mistaken", "untrue"]
@@ -111,6 +116,10 @@ _ZH_CUE_PREFIXES = ("不", "没", "未", "并不", "并非", "从不", "从未",
 # Words that start like a negation and are not one.
 _ZH_NOT_CUES = frozenset(
     [
+        "差不多",
+        "了不起",
+        "要不然",
+        "不得不",
         "不断",
         "不同",
         "不仅",
@@ -131,6 +140,7 @@ _ZH_NOT_CUES = frozenset(
         "不止",
     ]
 )
+_ZH_POST_CUES = frozenset("不行 不可以 不支持 不可 不能用 不可用 除外 例外 不算 不对 不成".split())
 _ZH_META = ("误解", "错误", "不对", "谬误", "误区", "说法有误", "不正确")
 
 
@@ -206,7 +216,9 @@ def _is_cue(tok: Token) -> bool:
         return tok.text in _en_cues()
     if tok.text in _ZH_NOT_CUES:
         return False
-    return tok.text in _ZH_CUES or tok.text.startswith(_ZH_CUE_PREFIXES)
+    # 看不到, 用不了, 起不来: a potential complement negates the verb it sits in.
+    infix = 1 < len(tok.text) <= 4 and ("不" in tok.text[1:] or "没" in tok.text[1:])
+    return tok.text in _ZH_CUES or tok.text.startswith(_ZH_CUE_PREFIXES) or infix
 
 
 @dataclass(frozen=True)
@@ -320,6 +332,9 @@ def _negated(tokens: Sequence[Token], hits: Sequence[_Hit]) -> bool:
     before = [t.text for t in tokens[max(0, first - OR_REACH) : first]]
     if any(w in _OR for w in before):
         reach = OR_REACH
+    # "ide 不行", "IDE 除外": a Chinese verdict right after a claim denies it.
+    if last + 1 < len(tokens) and tokens[last + 1].text in _ZH_POST_CUES:
+        return True
     for i in range(max(0, first - reach), last + 1):
         tok = tokens[i]
         if not _is_cue(tok):

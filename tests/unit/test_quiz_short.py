@@ -55,6 +55,14 @@ SHORT = [q for q in BANK.questions if q.type == "short"]
         # A negation reaches over "or" to the alternatives it joins.
         ("Don't disable SELinux or reboot the host blindly", "reboot + host", False),
         ("Reboot the host, or disable SELinux", "reboot + host", True),
+        # A dot inside an address or a file name ends no clause; "while" (during) splits nothing.
+        ("192.168.122.0/24 is free", "192.168.122 + free", True),
+        ("Run virt-edit on the disk while the guest is running", "virt-edit + guest is running", True),
+        # A negation inside a Chinese verb compound (看不到, 用不了).
+        ("用 net-dumpxml 看不到哪些虚拟机连接在网络上", "连接 + 虚拟机 + 哪些", False),
+        ("差不多所有虚拟机都连接在网络上", "连接 + 虚拟机", True),
+        ("使用可热插拔的总线(virtio/scsi,ide 不行)", "ide + 热插拔", False),
+        ("热插拔不需要重启", "热插拔", True),
         # Whole words: "live" is not inside "delivered".
         ("the package was delivered", "live", False),
     ],
