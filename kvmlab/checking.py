@@ -41,6 +41,7 @@ def grader_rows(c: Checking) -> None:
     session, report = c.session, c.report
     steps = session.lab.steps()
     report.step_titles = {s.number: s.title for s in steps if s.number}
+    report.step_titles_zh = {s.number: s.title_zh for s in steps if s.number and s.title_zh}
     chosen = [s for s in steps if c.only_step is None or s.number == c.only_step]
     if not chosen:
         numbers = ", ".join(str(n) for n in report.step_titles) or "none"

@@ -84,17 +84,25 @@ def cmd_lab_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lang_option(p: argparse.ArgumentParser) -> None:
+    from kvmlab import lang
+
+    p.add_argument(
+        "--lang", choices=lang.LANGS, default=lang.default(), help="en or zh (default: $KVMLAB_LANG, else en)"
+    )
+
+
 def cmd_lab_check(args: argparse.Namespace) -> int:
     from kvmlab import checking
 
     # A failed check brings the lab's questions back into the trainee's own review schedule.
     rep = _session(args).check((checking.quiz_feedback,), step=args.step)
-    if args.json:
+    if args.json:  # both languages' titles are in the JSON (title, title_zh)
         _print_json(rep.to_dict())
     else:
         from kvmlab import render  # rich: only for people
 
-        render.report(rep, render.console())
+        render.report(rep.localized(args.lang), render.console())
     return 0 if rep.passed else 1
 
 
@@ -107,7 +115,7 @@ def cmd_lab_solve(args: argparse.Namespace) -> int:
 
 def cmd_lab_hint(args: argparse.Namespace) -> int:
     s = _session(args)
-    levels = s.hint(args.step, solution=args.solution)
+    levels = s.hint(args.step, solution=args.solution, lang=args.lang)
     total = len(s.hint_levels(args.step))
     for level, text in enumerate(levels, 1):
         label = "solution" if level == total else f"hint {level}"
@@ -248,6 +256,7 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true")
         if name == "check":
             p.add_argument("--step", type=int, metavar="N", help="check step N only")
+            _lang_option(p)
         p.set_defaults(func=func)
 
     hint = labsub.add_parser("hint", help="the next hint of a step (concept, then shape), or its solution; recorded")
@@ -255,13 +264,14 @@ def _parser() -> argparse.ArgumentParser:
     hint.add_argument("--step", type=int, required=True, metavar="N")
     hint.add_argument("--solution", action="store_true", help="go straight to the solution")
     hint.add_argument("--trainee", metavar="NAME")
+    _lang_option(hint)
     hint.set_defaults(func=cmd_lab_hint)
 
     nbs = sub.add_parser("notebooks", help="build the guided, practice or exam edition of the lab notebooks")
     nbsub = nbs.add_subparsers(dest="notebooks_command", required=True)
     nb_build = nbsub.add_parser("build", help="write an edition of every lab notebook into a directory")
     nb_build.add_argument("--edition", choices=("guided", "practice", "exam"), default="practice")
-    nb_build.add_argument("--lang", choices=("en", "zh"), default="en")
+    _lang_option(nb_build)
     nb_build.add_argument("--out", metavar="DIR", help="where (default: your own copy in kvmlab's data directory)")
     nb_build.add_argument("--trainee", metavar="NAME", help="whose copy, without --out")
     nb_build.add_argument("--force", action="store_true", help="overwrite notebooks you changed")

@@ -110,7 +110,9 @@ class Region:
         return "\n".join(out)
 
 
-def placeholder(step: int) -> str:
+def placeholder(step: int, lang: str = "en") -> str:
+    if lang == "zh":
+        return f"# 在这里写第 {step} 步的命令，替换下面这一行，然后运行本单元格。\nlab.todo({step})"
     return (
         f"# Write your command(s) for step {step} here, in place of the next line, then run the cell.\nlab.todo({step})"
     )
@@ -204,8 +206,9 @@ def build(source: Notebook, edition: str, lang: str = "en") -> Notebook:
             region = Region.parse(src, f"cell {n}")
             sentence = task(cell, lang)
             if sentence:
-                cells.append(_cell("markdown", f"**Task {step}.** {sentence}", generated="task", step=step))
-            cell["source"] = region.render(None if edition == "guided" else placeholder(step))
+                label = f"**任务 {step}.**" if lang == "zh" else f"**Task {step}.**"
+                cells.append(_cell("markdown", f"{label} {sentence}", generated="task", step=step))
+            cell["source"] = region.render(None if edition == "guided" else placeholder(step, lang))
             cell["metadata"].setdefault("kvmlab", {})["solution_index"] = solution_index
             solution_index += region.has_solution
             cells.append(cell)
@@ -214,7 +217,7 @@ def build(source: Notebook, edition: str, lang: str = "en") -> Notebook:
             continue
         if edition == "exam" and not _kept_in_exam(cell, n, src):
             continue
-        cells.append(cell)
+        cells.append(in_language(cell, lang))
     for n, cell in enumerate(cells):
         cell["id"] = f"{edition}-{n:03d}"  # nbformat 4.5: every cell has a unique id
     nb["cells"] = cells
@@ -245,10 +248,20 @@ def with_solutions(edition: Notebook, source: Notebook) -> Notebook:
     return nb
 
 
-def _with_ids(nb: Notebook, edition: str) -> Notebook:
-    """A notebook copied as it is (the welcome), with the cell ids nbformat 4.5 wants."""
+def in_language(cell: Cell, lang: str) -> Cell:
+    """A Markdown cell in ``lang``: the source is English, its Chinese lives in metadata ``kvmlab.zh``
+    beside it (one cell, one idea, both languages edited together)."""
+    zh = _meta(cell).get("zh")
+    if lang == "zh" and cell.get("cell_type") == "markdown" and isinstance(zh, str) and zh.strip():
+        cell["source"] = zh
+    return cell
+
+
+def _with_ids(nb: Notebook, edition: str, lang: str = "en") -> Notebook:
+    """A notebook copied as it is (the welcome), in ``lang``, with the cell ids nbformat 4.5 wants."""
     out = copy.deepcopy(nb)
     for n, cell in enumerate(out["cells"]):
+        in_language(cell, lang)
         cell["id"] = f"{edition}-{n:03d}"
     out["nbformat"], out["nbformat_minor"] = 4, 5
     return out
@@ -304,7 +317,7 @@ def write_editions(
     results = []
     for src in notebooks or lab_notebooks():
         source = read(src)
-        built = build(source, edition, lang) if lab_of(source) else _with_ids(source, edition)
+        built = build(source, edition, lang) if lab_of(source) else _with_ids(source, edition, lang)
         text = json.dumps(transform(built, source) if transform else built, indent=1, ensure_ascii=False) + "\n"
         target = out / src.name
         action = "written"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import libvirt
@@ -85,6 +85,13 @@ class Check:
     hint: str = ""
     step: int = 0  # the trainee's step it checks; 0 for rows about the lab itself (not started, guest died)
     made_by: str = ""  # "solve" when `lab solve` made this state: passed, but not the trainee's work
+    title_zh: str = ""  # the title and hint in Chinese (the zh edition; English where none is given)
+    hint_zh: str = ""
+
+    def localized(self, lang: str) -> Check:
+        if lang != "zh":
+            return self
+        return replace(self, title=self.title_zh or self.title, hint=self.hint_zh or self.hint if self.hint else "")
 
     @property
     def score(self) -> int:
@@ -105,6 +112,14 @@ class Step:
     title: str
     hints: tuple[str, ...]  # level 1: the concept; level 2: the shape of the command (the solution comes last)
     run: Callable[[Any, Any], Iterable[Check]]
+    title_zh: str = ""
+    hints_zh: tuple[str, ...] = ()
+
+    def title_in(self, lang: str) -> str:
+        return self.title_zh if lang == "zh" and self.title_zh else self.title
+
+    def hints_in(self, lang: str) -> tuple[str, ...]:
+        return self.hints_zh if lang == "zh" and self.hints_zh else self.hints
 
     def rows(self, host: Any, params: Any) -> Iterator[Check]:
         for row in self.run(host, params):
@@ -112,11 +127,18 @@ class Step:
             yield row
 
 
-def step(number: int, title: str, *, hints: tuple[str, ...] = ()) -> Callable[[Callable[[Any, P], Checks]], Step]:
-    """Declare a grader function as (part of) step ``number`` of its lab."""
+def step(
+    number: int,
+    title: str,
+    *,
+    hints: tuple[str, ...] = (),
+    zh: str = "",
+    hints_zh: tuple[str, ...] = (),
+) -> Callable[[Callable[[Any, P], Checks]], Step]:
+    """Declare a grader function as (part of) step ``number`` of its lab (``zh``: its title in Chinese)."""
 
     def declare(fn: Callable[[Any, P], Checks]) -> Step:
-        return Step(number, title, hints, fn)
+        return Step(number, title, hints, fn, zh, hints_zh)
 
     return declare
 
@@ -129,10 +151,29 @@ def steps_of(module_name: str) -> list[Step]:
 
 
 def check(
-    id: str, title: str, passed: bool, *, expected: object = "", actual: object = "", hint: str = "", points: int = 1
+    id: str,
+    title: str,
+    passed: bool,
+    *,
+    expected: object = "",
+    actual: object = "",
+    hint: str = "",
+    points: int = 1,
+    zh: str = "",
+    hint_zh: str = "",
 ) -> Check:
-    """One row of a grade. ``hint`` is shown only when the check fails."""
-    return Check(id, title, bool(passed), points, str(expected), str(actual), "" if passed else hint)
+    """One row of a grade. ``hint`` is shown only when the check fails; ``zh``/``hint_zh`` are the Chinese."""
+    return Check(
+        id,
+        title,
+        bool(passed),
+        points,
+        str(expected),
+        str(actual),
+        "" if passed else hint,
+        title_zh=zh,
+        hint_zh="" if passed else hint_zh,
+    )
 
 
 @dataclass
@@ -142,6 +183,14 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     step_titles: dict[int, str] = field(default_factory=dict)  # every step of the lab, checked or not
     hints_used: dict[int, int] = field(default_factory=dict)  # step -> highest hint level revealed
+    step_titles_zh: dict[int, str] = field(default_factory=dict)
+
+    def localized(self, lang: str) -> Report:
+        """The same report with titles and hints in ``lang`` where the lab gives them (English otherwise)."""
+        if lang != "zh":
+            return self
+        titles = {n: self.step_titles_zh.get(n) or t for n, t in self.step_titles.items()}
+        return replace(self, checks=[c.localized(lang) for c in self.checks], step_titles=titles)
 
     @property
     def score(self) -> int:
@@ -182,7 +231,9 @@ class Report:
             "passed": self.passed,
             "made_by_solve": self.made_by_solve,
             "steps": [
-                {"step": n, "title": t, "passed": self.steps().get(n)} for n, t in sorted(self.step_titles.items())
+                {"step": n, "title": t, "passed": self.steps().get(n)}
+                | ({"title_zh": self.step_titles_zh[n]} if n in self.step_titles_zh else {})
+                for n, t in sorted(self.step_titles.items())
             ],
             "hints_used": {str(n): level for n, level in sorted(self.hints_used.items())},
             "checks": [asdict(c) for c in self.checks],
@@ -192,14 +243,15 @@ class Report:
     def from_dict(cls, data: dict[str, Any]) -> Report:
         """The inverse of to_dict (a `lab check --json` from another host). Scores are recomputed."""
         fields = ("id", "title", "passed", "points", "expected", "actual", "hint")
-        optional = {"step": 0, "made_by": ""}  # absent in results from an older kvmlab
+        optional = {"step": 0, "made_by": "", "title_zh": "", "hint_zh": ""}  # absent in results from an older kvmlab
         checks = [
             Check(**{k: row[k] for k in fields}, **{k: row.get(k, v) for k, v in optional.items()})
             for row in data["checks"]
         ]
         titles = {int(s["step"]): str(s["title"]) for s in data.get("steps", [])}
         hints = {int(k): int(v) for k, v in data.get("hints_used", {}).items()}
-        return cls(str(data["lab"]), str(data["trainee"]), checks, titles, hints)
+        zh = {int(s["step"]): str(s["title_zh"]) for s in data.get("steps", []) if s.get("title_zh")}
+        return cls(str(data["lab"]), str(data["trainee"]), checks, titles, hints, zh)
 
 
 def same_in_both(

@@ -29,7 +29,7 @@ from kvmlab.labs.base import Params
 from kvmlab.quiz.widget import QuizCard, quiz_card
 from kvmlab.session import LabSession
 from kvmlab.trainee import current
-from kvmlab.widgets import CheckPanel, ProgressPanel, StepPanel
+from kvmlab.widgets import CheckPanel, ProgressPanel, StepPanel, tr
 
 
 class StepToDo(KvmlabError):
@@ -45,10 +45,14 @@ def prepare_shell(uri: str | None = None) -> None:
 
 
 class NotebookLab:
-    def __init__(self, lab_id: str, trainee: str | None = None, edition: str = "guided", lang: str = "en") -> None:
+    def __init__(
+        self, lab_id: str, trainee: str | None = None, edition: str = "guided", lang: str | None = None
+    ) -> None:
+        from kvmlab import lang as langs
+
         self.session = LabSession(registry.get(lab_id), current(trainee), progress=print)
         self.edition = edition
-        self.lang = lang
+        self.lang = lang or langs.default()
         self._progress: ProgressPanel | None = None
         prepare_shell(self.session.uri)
 
@@ -91,7 +95,7 @@ class NotebookLab:
     # -- steps, progress, hints ---------------------------------------------------------
 
     def _graded(self, step: int | None = None) -> Report:
-        report = self.session.check(step=step)
+        report = self.session.check(step=step).localized(self.lang)
         if self._progress is not None:
             self._progress.update(report)
         return report
@@ -99,22 +103,23 @@ class NotebookLab:
     def progress(self) -> ProgressPanel:
         """ "k of n steps done", kept up to date by every check in this notebook."""
         report = self.session.check()
-        self._progress = ProgressPanel(len(report.step_titles))
+        self._progress = ProgressPanel(len(report.step_titles), self.lang)
         self._progress.update(report)
         return self._progress
 
     def step(self, number: int) -> StepPanel:
         """Check step ``number``; in the practice edition also its hints and solution."""
-        titles = {s.number: s.title for s in self.session.lab.steps()}
+        titles = {s.number: s.title_in(self.lang) for s in self.session.lab.steps()}
         if number not in titles:
             raise UsageError(f"lab {self.session.lab.id} has no step {number}", f"its steps: {sorted(titles)}")
         practice = self.edition == "practice"
         return StepPanel(
-            f"Step {number} — {titles[number]}",
+            tr("Step {n} — {title}", self.lang, n=number, title=titles[number]),
             lambda: self._graded(number),
-            (lambda solution: self.session.hint(number, solution)) if practice else None,
-            self.session.revealed(number) if practice else [],
+            (lambda solution: self.session.hint(number, solution, self.lang)) if practice else None,
+            self.session.revealed(number, self.lang) if practice else [],
             len(self.session.hint_levels(number)),
+            self.lang,
         )
 
     def todo(self, number: int) -> None:
@@ -126,12 +131,12 @@ class NotebookLab:
 
     def hint(self, number: int) -> None:
         """Print the next hint of step ``number`` (recorded, like the Hint button)."""
-        for level, text in enumerate(self.session.hint(number), 1):
+        for level, text in enumerate(self.session.hint(number, lang=self.lang), 1):
             print(f"hint {level}: {text}")
 
     def solution(self, number: int) -> None:
         """Print the solution of step ``number`` (recorded, like the Show solution button)."""
-        print(self.session.hint(number, solution=True)[-1])
+        print(self.session.hint(number, solution=True, lang=self.lang)[-1])
 
     def exam(self) -> None:
         """The exam edition's banner: the deadline of the class exam this trainee sits, if any."""
@@ -146,7 +151,7 @@ class NotebookLab:
         )
 
     def check(self) -> CheckPanel:
-        return CheckPanel(self._graded)
+        return CheckPanel(self._graded, lang=self.lang)
 
     def solve(self) -> None:
         """The reference solution (instructors and automated runs); recorded, and refused during an exam."""
@@ -169,5 +174,5 @@ class NotebookLab:
         print(f"Lab {self.session.lab.id} finished: everything it made is gone.")
 
 
-def open_lab(lab_id: str, trainee: str | None = None, edition: str = "guided", lang: str = "en") -> NotebookLab:
+def open_lab(lab_id: str, trainee: str | None = None, edition: str = "guided", lang: str | None = None) -> NotebookLab:
     return NotebookLab(lab_id, trainee, edition, lang)

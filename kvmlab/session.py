@@ -119,7 +119,7 @@ class LabSession:
         _ = self.connection.conn  # an unreachable libvirtd is an error, not a failed grade
         return checking.run(self, (*checking.DEFAULT, *stages), only_step=step)
 
-    def hint(self, step: int, solution: bool = False) -> list[str]:
+    def hint(self, step: int, solution: bool = False, lang: str = "en") -> list[str]:
         """Reveal the next hint level of ``step`` (or its solution) and record it; every level revealed so far.
 
         Level 1 is the concept, level 2 the shape of the command, the last
@@ -133,24 +133,24 @@ class LabSession:
         if step not in numbers:
             listed = ", ".join(map(str, numbers)) or "none"
             raise UsageError(f"lab {self.lab.id} has no step {step}", f"its steps are: {listed}")
-        levels = self.hint_levels(step)
+        levels = self.hint_levels(step, lang)
         record = journal.Journal(self.trainee.name, self.lab.id)
         level = len(levels) if solution else min(record.hints_used().get(step, 0) + 1, len(levels))
         record.revealed(step, level)
         return levels[:level]
 
-    def hint_levels(self, step: int) -> list[str]:
+    def hint_levels(self, step: int, lang: str = "en") -> list[str]:
         """Every hint level of ``step``, the solution last (not recorded: see hint())."""
         # Several grader functions may check one step: the first that gives hints speaks for it.
-        hints = next((s.hints for s in self.lab.steps() if s.number == step and s.hints), None)
+        hints = next((s.hints_in(lang) for s in self.lab.steps() if s.number == step and s.hints), None)
         if hints is None and step not in {s.number for s in self.lab.steps()}:
             return []
         return [*(hints or ()), self.solution(step)]
 
-    def revealed(self, step: int) -> list[str]:
+    def revealed(self, step: int, lang: str = "en") -> list[str]:
         """The levels of ``step`` this trainee already revealed (shown again, not recorded again)."""
         used = journal.Journal(self.trainee.name, self.lab.id).hints_used().get(step, 0)
-        return self.hint_levels(step)[:used] if used else []
+        return self.hint_levels(step, lang)[:used] if used else []
 
     def solution(self, step: int) -> str:
         from kvmlab import editions

@@ -6,7 +6,11 @@ import argparse
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the questions (default en)")
+    from kvmlab import lang
+
+    p.add_argument(
+        "--lang", choices=lang.LANGS, default=lang.default(), help="language of the questions ($KVMLAB_LANG, else en)"
+    )
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

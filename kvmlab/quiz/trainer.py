@@ -64,7 +64,7 @@ def show_verdict(out: Console, q: Question, verdict: Verdict, lang: str) -> None
         word = "right" if verdict.correct else ("partly right" if verdict.score > 0 else "not right")
         out.print(f"[{colour}][bold]{word}[/] (score {verdict.score:.0%})[/]")
     for line in verdict.feedback:
-        out.print(f"  • {escape(line)}")
+        out.print(f"  • {escape(line)}", soft_wrap=False)
     out.print("[bold]model answer:[/]")
     summary = q.answer_summary(lang)
     if q.type == "command":

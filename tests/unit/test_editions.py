@@ -67,7 +67,15 @@ def test_exam_is_tasks_only() -> None:
 
 
 def test_chinese_edition_states_the_task_in_chinese() -> None:
-    assert "**Task 1.** 创建镜像。" in _sources(editions.build(SOURCE, "practice", "zh"))
+    text = _sources(editions.build(SOURCE, "practice", "zh"))
+    assert "**任务 1.** 创建镜像。" in text and "第 1 步的命令" in text
+
+
+def test_chinese_edition_takes_each_markdown_cell_from_its_zh_metadata() -> None:
+    source = json.loads(json.dumps(SOURCE))
+    source["cells"][0]["metadata"] = {"kvmlab": {"zh": "# 标题\n\n目标"}}
+    assert "# 标题" in _sources(editions.build(source, "practice", "zh"))
+    assert "# Title" in _sources(editions.build(source, "practice", "en"))
 
 
 def test_solutions_put_back_give_the_guided_commands() -> None:

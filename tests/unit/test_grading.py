@@ -40,6 +40,8 @@ def test_report_scores_points_and_json_shape() -> None:
         "hint",
         "step",
         "made_by",
+        "title_zh",
+        "hint_zh",
     }
     assert data["checks"][1]["expected"] == "1"
 
