@@ -54,9 +54,10 @@ def grader_rows(c: Checking) -> None:
 
 
 def not_started(c: Checking) -> None:
+    # One row, the truth: a lab that is not started has nothing to grade (a column of red "create
+    # the image" rows, and a maximum score that changes, would say otherwise).
     if not c.session.started:
-        c.report.checks.insert(
-            0,
+        c.report.checks[:] = [
             check(
                 "lab-started",
                 "the lab has been started",
@@ -64,8 +65,10 @@ def not_started(c: Checking) -> None:
                 expected="started",
                 actual="not started",
                 hint=f"run: kvmlab lab start {c.session.lab.id}",
-            ),
-        )
+                zh="实验已经启动",
+                hint_zh=f"运行：kvmlab lab start {c.session.lab.id}",
+            )
+        ]
 
 
 def guest_health(c: Checking) -> None:
@@ -93,6 +96,8 @@ def _guest_rows(session: LabSession) -> list[Check]:
                     expected="defined",
                     actual="gone",
                     hint=f"kvmlab lab reset {session.lab.id} builds it again",
+                    zh=f"虚拟机 {obj.name} 存在",
+                    hint_zh=f"kvmlab lab reset {session.lab.id} 会重新创建它",
                 )
             )
             continue
@@ -107,6 +112,9 @@ def _guest_rows(session: LabSession) -> list[Check]:
                     actual="crashed: its QEMU process died",
                     hint=f"kvmlab lab start {session.lab.id} starts it again (persistent changes are kept); "
                     f"why it died: /var/log/libvirt/qemu/{obj.name}.log",
+                    zh=f"虚拟机 {obj.name} 还活着",
+                    hint_zh=f"kvmlab lab start {session.lab.id} 会重新启动它（持久化配置保留）；"
+                    f"原因见 /var/log/libvirt/qemu/{obj.name}.log",
                 )
             )
     return rows

@@ -261,6 +261,9 @@ def same_in_both(
     value: Callable[[T], object],
     expected: object,
     hint: str,
+    *,
+    zh: str = "",
+    hint_zh: str = "",
 ) -> Check:
     """A device property (disk format, NIC model) right in *every* view the device is in, and in at least one.
 
@@ -277,10 +280,12 @@ def same_in_both(
         actual=", ".join(f"{name}: {v if v is not None else 'not given'}" for name, v in seen.items())
         or "not attached",
         hint=hint,
+        zh=zh,
+        hint_zh=hint_zh,
     )
 
 
-def hot_plugged(id: str, device: str, plugged: bool | None) -> Check:
+def hot_plugged(id: str, device: str, plugged: bool | None, device_zh: str = "") -> Check:
     """QEMU's own word that ``device`` was plugged into the running guest (kvmlab.resources.domain.hotplugged).
 
     A device written to the definition and picked up by a restart (or by a
@@ -296,6 +301,9 @@ def hot_plugged(id: str, device: str, plugged: bool | None) -> Check:
         ],
         hint=f"QEMU marks devices added at run time; {device} written to the definition and picked up by a restart "
         "was cold-plugged: the lab is about adding it without stopping the guest",
+        zh=f"{device_zh or device} 是热插入运行中的虚拟机的（热添加，而不是改定义后重启）",
+        hint_zh=f"QEMU 会标记运行时加入的设备；把 {device_zh or device} 写进持久化配置再重启，是冷插拔："
+        "本实验要的是不停机添加",
     )
 
 
@@ -313,6 +321,7 @@ def collect(lab: str, trainee: str, rows: Callable[[], Iterable[Check]]) -> Repo
                 False,
                 actual=err.message,
                 hint=err.hint or "run `kvmlab lab start` again",
+                zh="评分程序完成了全部检查",
             )
         )
     except libvirt.libvirtError as err:
@@ -323,6 +332,8 @@ def collect(lab: str, trainee: str, rows: Callable[[], Iterable[Check]]) -> Repo
                 False,
                 actual=f"libvirt: {err.get_error_message()}",
                 hint="the guest or libvirtd changed under the grader: run the check again",
+                zh="评分程序完成了全部检查",
+                hint_zh="检查过程中虚拟机或 libvirtd 发生了变化：请再检查一次",
             )
         )
     return report

@@ -191,6 +191,38 @@ VIRT_TOOLS: dict[str, tuple[tuple[Param, ...], bool]] = {
         False,
     ),
     "virt-inspector": ((*_GUESTFS_COMMON,), False),
+    # virt-diff: -a/-d name the first guest, -A/-D the second (virt-diff --help).
+    "virt-diff": (
+        (
+            _v("-a", "--add", repeat=True),
+            _v("-A", repeat=True),
+            _v("-d", "--domain"),
+            _v("-D"),
+            _v("-c", "--connect"),
+            _v("--format"),
+            _f("--all"),
+            _f("--atime"),
+            _f("--checksum"),
+            _f("--csv"),
+            _f("--dir-links"),
+            _f("--dir-times"),
+            _f("--extra-stats"),
+            _f("-h", "--human-readable"),
+            _f("--times"),
+            _f("--time-days"),
+            _f("--time-relative"),
+            _f("--time-t"),
+            _f("--uids"),
+            _f("--xattrs"),
+            _f("-v", "--verbose"),
+            _f("-x"),
+        ),
+        False,
+    ),
+    # guestfish --ro|--rw -i copy-out|copy-in "$@": guestfish's options, then paths kept in
+    # order (copy-out: guest paths..., local directory; copy-in: local paths..., guest directory).
+    "virt-copy-out": ((*_GUESTFS_COMMON, _v("-m", "--mount", repeat=True)), True),
+    "virt-copy-in": ((*_GUESTFS_COMMON, _v("-m", "--mount", repeat=True)), True),
     "virt-sparsify": (
         (
             _f("--in-place"),
