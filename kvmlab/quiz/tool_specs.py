@@ -236,7 +236,7 @@ VIRT_TOOLS: dict[str, tuple[tuple[Param, ...], bool]] = {
         False,
     ),
     "guestfish": (
-        (*_GUESTFS_COMMON, _f("-i", "--inspector"), _f("--rw"), _f("--ro"), _v("-m", "--mount"), _f("-N")),
+        (*_GUESTFS_COMMON, _f("-i", "--inspector"), _f("--rw", "-w"), _f("--ro", "-r"), _v("-m", "--mount"), _f("-N")),
         True,
     ),
     "virt-clone": (

@@ -20,6 +20,7 @@ from typing import ClassVar
 import libvirt
 import pytest
 
+from kvmlab import guestfs
 from kvmlab.guest.build import guest_files
 from kvmlab.labs.base import Lab, Params
 from kvmlab.procs import run
@@ -189,6 +190,48 @@ _NOT_PATHS = {"vol", "name", "newname", "snapshotname", "checkpointname", "xpath
 _EMBEDDED_PATH = re.compile(r"(?<==)(/[^,\s]+)")  # --diskspec vda,file=/var/lib/...qcow2
 
 
+# Tools that boot the libguestfs appliance.
+GUESTFS_TOOLS = frozenset(
+    [
+        "guestfish",
+        "virt-cat",
+        "virt-copy-in",
+        "virt-copy-out",
+        "virt-customize",
+        "virt-df",
+        "virt-diff",
+        "virt-edit",
+        "virt-filesystems",
+        "virt-inspector",
+        "virt-ls",
+        "virt-sysprep",
+    ]
+)
+
+
+def _guest_disk_names(parsed: Parsed, scratch: Path, guest_disk: Path | None) -> dict[str, str]:
+    """libguestfs and `qemu-img -U` answers work on the guest's own disk: an image they read (-a,
+    -A; the file of qemu-img -U) that no setup made in the scratch dir is the guest's disk. Paths
+    inside the guest stay as written; virt-copy-out's local directory is the scratch dir."""
+    images: list[str] = []
+    if parsed.tool in GUESTFS_TOOLS:
+        images = [*parsed.value("-a"), *parsed.value("-A")]
+    elif parsed.tool == "qemu-img" and "-U" in parsed.flags:
+        images = list(parsed.value("filename"))
+    names = {i: str(guest_disk) for i in images if guest_disk and not (scratch / Path(i).name).exists()}
+    paths = parsed.value("positional")
+    if parsed.tool == "virt-copy-out" and paths:
+        names.update({path: path for path in paths[:-1]})
+        names[paths[-1]] = str(scratch)
+    elif parsed.tool == "virt-copy-in" and paths:
+        names[paths[-1]] = paths[-1]
+    elif parsed.tool in ("virt-cat", "virt-edit", "virt-ls"):
+        names.update({path: path for path in (*parsed.value("file"), *parsed.value("directory"))})
+    elif parsed.tool == "guestfish":  # its commands (cat /etc/fstab) act inside the guest
+        names.update({word: word for word in paths})
+    return names
+
+
 SYS_NET = Path("/sys/class/net")
 
 
@@ -218,12 +261,18 @@ def _delete_interfaces(p: ExecParams) -> None:
     assert not made(), f"could not delete the interfaces the answers made: {made()}"
 
 
-def _map(argv: list[str], q: bankmod.Question, p: ExecParams, ifmap: dict[str, str] | None = None) -> list[str]:
+def _map(
+    argv: list[str],
+    q: bankmod.Question,
+    p: ExecParams,
+    ifmap: dict[str, str] | None = None,
+    guest_disk: Path | None = None,
+) -> list[str]:
     """Put the harness's objects where the answer names the learner's."""
     parsed = parse(shlex.join(argv))
     if parsed.tool == "ip":
         return _map_ip(argv, parsed, p, {} if ifmap is None else ifmap)
-    names: dict[str, str] = {}
+    names: dict[str, str] = _guest_disk_names(parsed, Path(p.scratch), guest_disk)
     for value in parsed.value("domain"):
         names[value] = p.domain
     for value in parsed.value("network"):
@@ -249,9 +298,14 @@ def _map(argv: list[str], q: bankmod.Question, p: ExecParams, ifmap: dict[str, s
 
 
 def _run(h: Harness, line: str, q: bankmod.Question) -> subprocess.CompletedProcess[str]:
-    argv = _map(shlex.split(line), q, h.p, h.ifmap)
+    argv = _map(shlex.split(line), q, h.p, h.ifmap, h.session.toolkit.path(f"{h.p.domain}.qcow2"))
     if argv[0] == "virsh":
         argv = ["virsh", "-c", h.session.uri, *argv[1:]]
+    if argv[0] in GUESTFS_TOOLS:  # the appliance boots under TCG here: its settings and time
+        accel = h.session.toolkit.verdict.accel
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=guestfs.TOOL_TIMEOUT, env=guestfs.tool_env(accel)
+        )
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 
 
