@@ -27,6 +27,8 @@ APT_PACKAGES=(
     tini
     # polkit and its system bus, so virsh on a terminal finds the service it asks (see below)
     dbus polkitd
+    # dot: the notebooks draw backing chains and networks with it (kvmlab.pictures), offline
+    graphviz
 )
 
 t0=$(date +%s.%N)

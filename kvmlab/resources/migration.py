@@ -53,6 +53,7 @@ class Attempt:
     capabilities: dict[str, bool]
     states: list[str] = field(default_factory=list)  # setup, active, postcopy-active, completed...
     stats: dict[str, Any] | None = None  # the last query-migrate reply after it
+    samples: list[dict[str, Any]] = field(default_factory=list)  # every query-migrate reply after it, oldest first
     # Whether the guest's vCPUs ran when migrate was issued; None: no stop or start traced before it (the guest
     # has been running since tracing began, as a lab's guest is when the lab turns tracing on).
     running_at_start: bool | None = None
@@ -116,6 +117,7 @@ def parse(text: str) -> list[Attempt]:
                     attempts[-1].stats = json.loads(result)
                 except ValueError:
                     continue
+                attempts[-1].samples.append(attempts[-1].stats)
         elif event == "migrate_set_state" and attempts:
             attempts[-1].states.append(rest.removeprefix("new state ").strip())
         elif event == "vm_state_notify" and (state := _RUNNING.match(rest)):
