@@ -30,7 +30,17 @@ def _fact(facts: dict[str, Any] | str, key: str) -> Any:
     return facts.get(key, "missing") if isinstance(facts, dict) else facts
 
 
-def _same(facts: dict[str, Any] | str, truth: dict[str, Any], key: str, what: str, hint: str, id: str = "") -> Check:
+def _same(
+    facts: dict[str, Any] | str,
+    truth: dict[str, Any],
+    key: str,
+    what: str,
+    hint: str,
+    id: str = "",
+    *,
+    what_zh: str,
+    hint_zh: str,
+) -> Check:
     return check(
         id or key,
         f"{what}: your reading matches the host",
@@ -38,6 +48,8 @@ def _same(facts: dict[str, Any] | str, truth: dict[str, Any], key: str, what: st
         expected=truth[key],
         actual=_fact(facts, key),
         hint=hint,
+        zh=f"{what_zh}：你的读数与宿主机一致",
+        hint_zh=hint_zh,
     )
 
 
@@ -53,6 +65,16 @@ def _same(facts: dict[str, Any] | str, truth: dict[str, Any], key: str, what: st
         "/sys/kernel/mm/transparent_hugepage/enabled (the [bracketed] word), grep -i huge /proc/meminfo, "
         "/sys/kernel/mm/ksm/run; then json.dump the readings into the facts file",
     ),
+    zh="记录宿主机如何转换和承载虚拟机内存",
+    hints_zh=(
+        "在 KVM 下，CPU 会遍历客户机的页表，以及 hypervisor 掌管的第二套页表（Intel 上是 EPT，AMD 上是 NPT），"
+        "除非 KVM 模块用的是影子页表；在 TCG 下，由 QEMU 的 softmmu 自己转换每一次访问。透明大页由内核自动分配、"
+        "自动回收；显式大页（hugetlbfs）需要预留；KSM 是一个内核线程，它的状态在 sysfs 里。"
+        "在改动任何东西之前，逐项在宿主机上读出来。",
+        "kvmlab doctor 的结论、/sys/module/kvm_intel/parameters/ept（kvm_amd 为 npt）、"
+        "/sys/kernel/mm/transparent_hugepage/enabled（方括号里的那个词）、grep -i huge /proc/meminfo、"
+        "/sys/kernel/mm/ksm/run；然后用 json.dump 把读数写进 facts 文件",
+    ),
 )
 def readings(host: Host, p: MemVirtParams) -> Checks:
     facts = _facts(host, p.facts)
@@ -64,6 +86,8 @@ def readings(host: Host, p: MemVirtParams) -> Checks:
         expected="a JSON object with " + ", ".join(HOST_KEYS),
         actual=facts if isinstance(facts, str) else ("complete" if not missing else "missing " + ", ".join(missing)),
         hint="the readings go into one JSON object, one key per reading, written to the facts file",
+        zh=f"你的读数已写入 {p.facts}",
+        hint_zh="所有读数放进一个 JSON 对象，每项读数一个键，写入 facts 文件",
     )
     truth = host.memory.readings(p.accel)
     yield _same(
@@ -73,6 +97,9 @@ def readings(host: Host, p: MemVirtParams) -> Checks:
         "how this host translates guest memory (ept, npt, shadow or softmmu)",
         "under TCG QEMU's softmmu translates every access in software (its own TLB), whatever the CPU has; "
         "under KVM: EPT/NPT when the KVM module's ept (kvm_amd: npt) parameter says Y, else shadow pages",
+        what_zh="宿主机如何转换虚拟机内存（ept、npt、shadow 或 softmmu）",
+        hint_zh="在 TCG 下，不管 CPU 支持什么，都由 QEMU 的 softmmu 在软件里转换每一次访问（用它自己的 TLB）；"
+        "在 KVM 下：KVM 模块的 ept 参数（kvm_amd 为 npt）是 Y 时为 EPT/NPT，否则为影子页表",
     )
     yield _same(
         facts,
@@ -81,6 +108,8 @@ def readings(host: Host, p: MemVirtParams) -> Checks:
         "the transparent huge page mode",
         "the THP mode in force is the one in [brackets]; the other words are the choices on offer",
         id="thp",
+        what_zh="透明大页模式",
+        hint_zh="当前生效的 THP 模式是方括号里的那个；其余的词只是可选项",
     )
     yield check(
         "hugepages",
@@ -92,6 +121,9 @@ def readings(host: Host, p: MemVirtParams) -> Checks:
         f"Hugepagesize {_fact(facts, 'hugepage_size_kib')} KiB",
         hint="HugePages_Total counts reserved (hugetlbfs) pages; AnonHugePages is THP, another thing; "
         "Hugepagesize is in kB (2048 = 2 MiB)",
+        zh="预留大页的数量和大小，与 /proc/meminfo 一致",
+        hint_zh="HugePages_Total 统计的是预留的（hugetlbfs）大页；AnonHugePages 是 THP，是另一回事；"
+        "Hugepagesize 的单位是 kB（2048 = 2 MiB）",
     )
     yield check(
         "ksm-state",
@@ -101,6 +133,9 @@ def readings(host: Host, p: MemVirtParams) -> Checks:
         actual=f"available {_fact(facts, 'ksm_available')}, run {_fact(facts, 'ksm_run_at_start')}",
         hint="no /sys/kernel/mm/ksm means a kernel without KSM; its run file says 0 stopped, 1 running, "
         "2 stopped and unmerged: read it before you change it",
+        zh="实验开始时宿主机上的 KSM：有没有？在不在运行？",
+        hint_zh="没有 /sys/kernel/mm/ksm，说明内核不带 KSM；它的 run 文件：0 表示停止，1 表示运行，"
+        "2 表示停止并取消全部合并：要在改动之前读取",
     )
 
 
@@ -113,6 +148,14 @@ def readings(host: Host, p: MemVirtParams) -> Checks:
         "power-cycled (a reboot inside the guest keeps the same QEMU).",
         "virsh dumpxml --inactive DOMAIN > FILE; remove the <memoryBacking> element; virsh define FILE; virsh "
         "shutdown DOMAIN, wait until it is shut off, virsh start DOMAIN",
+    ),
+    zh="让第二台虚拟机共享内存",
+    hints_zh=(
+        "<memoryBacking><nosharepages/> 会让 libvirt 以 mem-merge=off 启动 QEMU：KSM 根本不会去看这台虚拟机的内存。"
+        "QEMU 只在启动时读取这个选项，所以要改定义，再让虚拟机彻底关机、重新开机"
+        "（在客户机里重启，用的还是同一个 QEMU 进程）。",
+        "virsh dumpxml --inactive DOMAIN > FILE；删掉 <memoryBacking> 元素；virsh define FILE；"
+        "virsh shutdown DOMAIN，等它变成 shut off，再 virsh start DOMAIN",
     ),
 )
 def sharing(host: Host, p: MemVirtParams) -> Checks:
@@ -129,6 +172,9 @@ def sharing(host: Host, p: MemVirtParams) -> Checks:
         ),
         hint="both guests must run, with the memory they were given: KSM merges identical pages, and identical "
         "guests have the most",
+        zh=f"{p.domain1} 和 {p.domain2} 都在运行，内存相同（{p.memory_mib} MiB）",
+        hint_zh="两台虚拟机都必须运行，并保持分配给它们的内存：KSM 合并的是内容相同的页，"
+        "而一模一样的虚拟机相同的页最多",
     )
     unshared = [
         f"{vm.name} ({where})"
@@ -144,6 +190,9 @@ def sharing(host: Host, p: MemVirtParams) -> Checks:
         actual="; ".join(unshared) or "both may share",
         hint="the opt-out is in the definition, and QEMU reads it (mem-merge=off) only when it starts: changing "
         "the definition alone leaves the running guest opted out until it is power-cycled",
+        zh="两台虚拟机都没有退出页共享（<nosharepages/>），定义里没有，运行中的 QEMU 里也没有",
+        hint_zh="退出共享的设置写在定义里，而 QEMU 只在启动时读取它（mem-merge=off）：只改定义的话，"
+        "运行中的虚拟机在彻底关机再开机之前，仍然不参与共享",
     )
 
 
@@ -162,6 +211,14 @@ def _whole(value: Any) -> bool:
         "echo 1 > /sys/kernel/mm/ksm/run (root; raise pages_to_scan to go faster); wait until both guests' "
         "ksm_merging_pages stop growing; record pages_sharing and saved_mib = pages_sharing x 4 / 1024",
     ),
+    zh="在宿主机允许时开启 KSM，并测量它节省了多少",
+    hints_zh=(
+        "ksmd 要连续两次扫描都看到某页没变，才会合并它；pages_sharing 统计指向 KSM 共享页、而不是自有副本的页映射数"
+        "（即节省的页数），pages_shared 是承载它们的 KSM 页数；/proc/PID/ksm_merging_pages 给出单个 QEMU 被合并的页数。"
+        "如果没有 KSM，或者 KSM 关着且只有 root 能开启，就没有什么可测的：记为 null。",
+        "echo 1 > /sys/kernel/mm/ksm/run（需要 root；调大 pages_to_scan 会更快）；等两台虚拟机的 ksm_merging_pages "
+        "都不再增长；记录 pages_sharing 和 saved_mib = pages_sharing x 4 / 1024",
+    ),
 )
 def measured(host: Host, p: MemVirtParams) -> Checks:
     memory = host.memory
@@ -176,6 +233,9 @@ def measured(host: Host, p: MemVirtParams) -> Checks:
             actual=", ".join(f"{name}: {n if n is not None else 'not running'}" for name, n in merged.items()),
             hint="KSM runs only when its run file says 1, and merges a page only after two scans of every "
             "mergeable page on the host: raising pages_to_scan makes it go faster",
+            zh="KSM 已经合并了两台虚拟机的页（各自 QEMU 的 /proc/PID/ksm_merging_pages）",
+            hint_zh="只有 run 文件为 1 时 KSM 才会运行，而且要把宿主机上所有可合并的页扫描两遍，才会合并一页："
+            "调大 pages_to_scan 可以加快速度",
         )
     facts = _facts(host, p.facts)
     recorded, saved = _fact(facts, "pages_sharing"), _fact(facts, "saved_mib")
@@ -188,6 +248,9 @@ def measured(host: Host, p: MemVirtParams) -> Checks:
             actual=f"pages_sharing {recorded}, saved_mib {saved}",
             hint="KSM is absent here, or off and only root may start it: nothing was merged, so there is nothing "
             "to measure. Record null, not a number",
+            zh=f"你记录了这台宿主机上无法测量 KSM（{p.ksm_mode}）",
+            hint_zh="这里没有 KSM，或者 KSM 关着且只有 root 能开启：什么都没合并，也就没有什么可测的。"
+            "记为 null，不要填数字",
         )
         return
     ksm = memory.ksm
@@ -208,4 +271,9 @@ def measured(host: Host, p: MemVirtParams) -> Checks:
         "4 KiB pages saved. pages_shared is another counter (how many shared pages hold them). Read it once both "
         f"guests' merged pages stop growing: it must be at least {LOW:.0%} of what your guests alone save and at "
         f"most {HIGH:.0%} of KSM's count now (KSM keeps merging, and other guests on the host come and go)",
+        zh="你测出了 KSM 节省的内存：按宿主机口径的 pages_sharing，以及它对应的内存量",
+        hint_zh="pages_sharing 统计的是指向共享页、而不是自有副本的映射数：节省的 4 KiB 页就是这么多。"
+        "pages_shared 是另一个计数（承载这些映射的共享页数）。等两台虚拟机被合并的页都不再增长后再读："
+        f"它至少要达到你的两台虚拟机自身节省量的 {LOW:.0%}，最多为 KSM 当前计数的 {HIGH:.0%}"
+        "（KSM 一直在合并，宿主机上别人的虚拟机也来来去去）",
     )
