@@ -33,6 +33,13 @@ def _listed(seen: dict[str, str] | str) -> str:
         "virsh attach-interface DOMAIN --type network --source NETWORK --model MODEL --mac MAC, plus the option "
         "that changes the running guest and the one that writes the definition",
     ),
+    zh="给运行中的虚拟机插入一块 virtio 网卡，运行时和持久化配置都要改",
+    hints_zh=(
+        "网卡可以插进运行中的虚拟机，也可以写进持久化配置（另一份独立的副本，下次启动时读取），或者两者都做；"
+        "网卡型号和 MAC 地址都由你告诉 libvirt，不告诉就用它的默认值（模拟的 rtl8139、随机生成的 MAC）。",
+        "virsh attach-interface DOMAIN --type network --source NETWORK --model MODEL --mac MAC，"
+        "再加上修改运行中虚拟机的选项和写入持久化配置的选项",
+    ),
 )
 def attach(host: Host, p: NicParams) -> Checks:
     vm = host.domain(p.domain)
@@ -52,6 +59,9 @@ def attach(host: Host, p: NicParams) -> Checks:
         actual=_where(live_nic) if live_nic else _others(live, "guest not running"),
         hint="the running guest (libvirt's live XML, virsh domiflist) has no NIC with that MAC on that network: "
         "a change meant for it has to say so, and without a MAC libvirt makes one up",
+        zh=f"运行中的虚拟机有一块 MAC 为 {p.mac}、接在网络 {p.network} 上的网卡",
+        hint_zh="运行中的虚拟机（libvirt 的运行时 XML，virsh domiflist）在这个网络上没有这个 MAC 的网卡："
+        "要改运行中的虚拟机，命令里就得明确说明；不指定 MAC 时 libvirt 会随机生成一个",
     )
     yield check(
         "nic-config",
@@ -61,6 +71,8 @@ def attach(host: Host, p: NicParams) -> Checks:
         actual=_where(config_nic) if config_nic else _others(config, "no persistent definition"),
         hint="a change made only to the running guest is gone after the next boot: the persistent definition "
         "(virsh dumpxml --inactive) is a separate copy",
+        zh="这块网卡已写入持久化配置（重启后仍在）",
+        hint_zh="只改了运行中虚拟机的修改，下次启动后就没了：持久化配置（virsh dumpxml --inactive）是另一份独立的副本",
     )
     # Both views: a NIC hot-added as virtio but written to the definition without a model
     # comes back as libvirt's default (an emulated rtl8139) after the next boot.
@@ -72,9 +84,12 @@ def attach(host: Host, p: NicParams) -> Checks:
         p.model,
         hint="each view of the guest records the model it was given; without one libvirt picks an emulated NIC "
         "(rtl8139), slow and needing a driver the guest may not have",
+        zh=f"这块网卡是半虚拟化的 {p.model} 网卡，运行中的虚拟机和持久化配置里都是如此",
+        hint_zh="虚拟机的每份视图都只记录它被告知的型号；不指定时 libvirt 会选一块模拟网卡（rtl8139），"
+        "速度慢，而且客户机里不一定有它的驱动",
     )
     plugged = vm.hotplugged(live_nic.alias) if live_nic is not None and live_nic.alias else None
-    yield hot_plugged("nic-hotplugged", "the NIC", plugged)
+    yield hot_plugged("nic-hotplugged", "the NIC", plugged, device_zh=f"网卡 {p.mac}")
 
     guest = vm.guest
 
@@ -96,4 +111,7 @@ def attach(host: Host, p: NicParams) -> Checks:
         actual=_listed(seen),
         hint="look inside the guest (`ip link`; the agent: guest-network-get-interfaces): the guest needs a "
         "driver for the NIC model, and names its NICs eth0, eth1... in the order it finds them",
+        zh=f"客户机内核有一个 MAC 为 {p.mac} 的网络接口",
+        hint_zh="到客户机里看（`ip link`；通过 agent：guest-network-get-interfaces）：客户机需要这种网卡型号的驱动，"
+        "并按发现的顺序把网卡命名为 eth0、eth1……",
     )

@@ -39,6 +39,12 @@ def _mib(n: int | None) -> str:
         "(compressed, written in one pass). The virtual size never changes in a format conversion.",
         "qemu-img convert -f INPUT_FORMAT -O vmdk -o subformat=SUBFORMAT SOURCE VMDK",
     ),
+    zh="像 VMware 那样导出源磁盘：streamOptimized 格式的 VMDK",
+    hints_zh=(
+        "vSphere 或 OVA 交给你的是 VMDK；OVA 里装的是 streamOptimized 子格式（经过压缩，一次顺序写完）。"
+        "格式转换永远不会改变虚拟大小。",
+        "qemu-img convert -f INPUT_FORMAT -O vmdk -o subformat=SUBFORMAT SOURCE VMDK",
+    ),
 )
 def export(host: Host, p: V2vParams) -> Checks:
     source = host.image(p.source_disk).info()
@@ -58,6 +64,9 @@ def export(host: Host, p: V2vParams) -> Checks:
         else "missing",
         hint="qemu-img writes VMDKs in several sub-formats and picks monolithicSparse unless told: an OVA "
         "carries the streamOptimized one (qemu-img info shows the create type)",
+        zh=f"VMware 导出文件 {Path(p.vmdk).name} 是 {p.vmdk_subformat} 格式的 VMDK，大小与源磁盘相同",
+        hint_zh="qemu-img 能写出好几种 VMDK 子格式，不指定时默认用 monolithicSparse；OVA 里装的是 "
+        "streamOptimized（qemu-img info 会显示 create type）",
     )
 
 
@@ -67,6 +76,12 @@ def export(host: Host, p: V2vParams) -> Checks:
     hints=(
         "A conversion rewrites the whole disk in another container format: same virtual size, same data, no "
         "link back to the file it came from. Name both formats: never let qemu-img guess a disk someone gave you.",
+        "qemu-img convert -f INPUT_FORMAT -O OUTPUT_FORMAT VMDK CONVERTED",
+    ),
+    zh="把 VMDK 转换成独立的 qcow2",
+    hints_zh=(
+        "转换会把整块磁盘改写成另一种容器格式：虚拟大小不变、数据不变，也不再依赖原来的文件。"
+        "两种格式都要写明：别人给你的磁盘，永远不要让 qemu-img 去猜格式。",
         "qemu-img convert -f INPUT_FORMAT -O OUTPUT_FORMAT VMDK CONVERTED",
     ),
 )
@@ -82,6 +97,8 @@ def convert(host: Host, p: V2vParams) -> Checks:
         actual=converted.format if converted else "missing",
         hint="the file name does not make a format: the output format is an option of the conversion "
         "(qemu-img info says what the bytes are)",
+        zh=f"{Path(p.converted).name} 是 qcow2 格式",
+        hint_zh="文件名决定不了格式：输出格式是转换命令的一个选项（qemu-img info 会告诉你这些字节实际是什么格式）",
     )
     size = converted.virtual_size if converted else None
     yield check(
@@ -91,6 +108,8 @@ def convert(host: Host, p: V2vParams) -> Checks:
         expected=_mib(source_size),
         actual=_mib(size),
         hint="convert, do not create: qemu-img convert keeps the virtual size; never resize a disk you import",
+        zh="它的虚拟大小与源磁盘相同",
+        hint_zh="要转换，不要新建：qemu-img convert 会保持虚拟大小；导入的磁盘永远不要改大小",
     )
     backing = converted.backing_file if converted else None
     yield check(
@@ -101,6 +120,8 @@ def convert(host: Host, p: V2vParams) -> Checks:
         actual=("missing" if converted is None else f"backing file {backing}" if backing else "no backing file"),
         hint="an overlay (qemu-img create -b) still reads the VMDK for every block it never wrote: a conversion "
         "copies the data",
+        zh="这是一次完整转换，而不是叠在 VMDK 上的覆盖层（overlay）",
+        hint_zh="覆盖层（qemu-img create -b）里凡是没写过的块，都还要去读 VMDK：转换才会把数据真正复制过来",
     )
 
 
@@ -113,6 +134,13 @@ def convert(host: Host, p: V2vParams) -> Checks:
         "with the paravirtual display card SPICE is made for.",
         "virt-install --import --name DOMAIN --disk path=CONVERTED,format=FORMAT,bus=virtio --graphics "
         "spice,listen=ADDRESS --video MODEL ... (the lab's kernel, serial log and agent options as in the notebook)",
+    ),
+    zh="导入为新虚拟机，SPICE 只监听回环地址，然后启动",
+    hints_zh=(
+        "导入就是围绕现有磁盘写一份定义并启动，跳过安装过程。要告诉 libvirt 磁盘的格式（它从不猜测）；"
+        "SPICE 控制台只能从本宿主机访问，并配上专为 SPICE 设计的半虚拟化显卡。",
+        "virt-install --import --name DOMAIN --disk path=CONVERTED,format=FORMAT,bus=virtio --graphics "
+        "spice,listen=ADDRESS --video MODEL ...（实验所需的内核、串口日志和 agent 选项见 notebook）",
     ),
 )
 def imported(host: Host, p: V2vParams) -> Checks:
@@ -129,6 +157,9 @@ def imported(host: Host, p: V2vParams) -> Checks:
         else ("no vda" if config else "not defined"),
         hint="libvirt opens a disk in the format its definition names (the driver type), whatever the file holds: "
         "a qcow2 opened as raw shows the guest qcow2 metadata instead of a filesystem",
+        zh=f"{p.domain} 已定义，以转换后的 qcow2 作为它的 virtio 磁盘 vda",
+        hint_zh="libvirt 按定义里写的格式（driver type）打开磁盘，不管文件里实际是什么：把 qcow2 当 raw 打开，"
+        "客户机看到的是 qcow2 元数据，而不是文件系统",
     )
     yield _booted(host, p)
     yield from _spice(host, p)
@@ -176,6 +207,9 @@ def _booted(host: Host, p: V2vParams) -> Check:
         actual=actual,
         hint="the guest prints the hostname and machine-id it read from its vda on its serial console; a guest "
         "that could not read its disk still boots, from the initramfs alone (hostname=kvmlab machine-id=none)",
+        zh=f"{p.domain} 正在运行，并且是从转换后的磁盘启动的（显示出源磁盘的身份信息）",
+        hint_zh="客户机会在串口控制台上打印它从 vda 读到的主机名和 machine-id；读不了自己磁盘的客户机也能启动，"
+        "但只是靠 initramfs（hostname=kvmlab machine-id=none）",
     )
 
 
@@ -212,6 +246,9 @@ def _spice(host: Host, p: V2vParams) -> Checks:
         actual=_describe_spice(config),
         hint="a SPICE console is the guest's screen and keyboard, with no password by default: on every address "
         "(0.0.0.0) anybody who reaches the host's port has it. Give it the loopback address",
+        zh="持久化配置里有 SPICE 图形设备，并且只监听 127.0.0.1",
+        hint_zh="SPICE 控制台就是客户机的屏幕和键盘，默认没有密码：监听所有地址（0.0.0.0）时，"
+        "任何能连到宿主机这个端口的人都能拿到它。请让它监听回环地址",
     )
     live_spice = next((g for g in live.graphics() if g.type == "spice"), None) if live else None
     port = live_spice.port if live_spice else None
@@ -230,6 +267,8 @@ def _spice(host: Host, p: V2vParams) -> Checks:
         ),
         hint="the kernel's socket table (ss -ltn) is the truth: a definition changed after the start takes effect "
         "only at the next start",
+        zh="运行中虚拟机的 SPICE 端口确实只监听回环地址",
+        hint_zh="以内核的套接字表（ss -ltn）为准：启动之后才修改的定义，要到下次启动才生效",
     )
     video = config.video_model if config else None
     yield check(
@@ -240,4 +279,6 @@ def _spice(host: Host, p: V2vParams) -> Checks:
         actual=video or ("no video device" if config else "not defined"),
         hint="SPICE is built around a paravirtual display card (virtio-gpu works with SPICE too, but QXL is what "
         "the seed and most guides use)",
+        zh="它的显卡是 QXL（SPICE 的半虚拟化显卡）",
+        hint_zh="SPICE 是围绕一种半虚拟化显卡设计的（virtio-gpu 也能配合 SPICE 使用，但原题和大多数指南用的是 QXL）",
     )
