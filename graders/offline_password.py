@@ -49,6 +49,13 @@ def _verdict_line(said: str) -> str:
         "unreplayed journal, and a saved guest comes back later with its old view of the disk.",
         "virsh shutdown DOMAIN, then wait until virsh domstate DOMAIN says shut off (--reason says how)",
     ),
+    zh="正常关闭虚拟机",
+    hints_zh=(
+        "只有在没有别的程序写磁盘时，才能离线编辑它：客户机自己的内核缓存着它的文件系统。"
+        "正常关机能让客户机把所有数据刷回磁盘，然后自己断电；强制断电会留下未重放的日志；而被保存（save）"
+        "的虚拟机稍后恢复时，还带着它对磁盘的旧认知。",
+        "virsh shutdown DOMAIN，然后等到 virsh domstate DOMAIN 显示 shut off（加 --reason 可以看出是怎么停的）",
+    ),
 )
 def shut_down(host: Host, p: PasswordParams) -> Checks:
     vm = host.domain(p.domain)
@@ -60,6 +67,9 @@ def shut_down(host: Host, p: PasswordParams) -> Checks:
         actual=vm.state,
         hint="libguestfs must never write a disk that a running guest is using: the guest has to be off (and "
         "asking it to shut down returns at once: it is off only when libvirt says so)",
+        zh=f"虚拟机 {p.domain} 已关机",
+        hint_zh="libguestfs 绝不能写运行中虚拟机正在使用的磁盘：虚拟机必须关机（而且发出关机请求的命令会立即返回："
+        "只有 libvirt 显示它已关机，它才是真的关了）",
     )
     runs = vm.runs()
     last = runs[-1] if runs else None
@@ -74,6 +84,10 @@ def shut_down(host: Host, p: PasswordParams) -> Checks:
         hint="a power cut (destroy) leaves the guest's filesystem with an unreplayed journal; a saved guest "
         "(managedsave) resumes later with its memory's view of the disk, and an edit made meanwhile corrupts it. "
         "A shutdown presses the ACPI power button: the guest syncs and powers itself off",
+        zh="它是从内部关机的（ACPI 关机），既不是被拔了电源，也不是被保存了",
+        hint_zh="强制断电（destroy）会让客户机的文件系统留下未重放的日志；被保存的虚拟机（managedsave）稍后恢复时，"
+        "带着内存中对磁盘的旧认知，期间对磁盘做的修改会把它写坏。shutdown 相当于按下 ACPI 电源按钮："
+        "客户机同步数据后自己断电",
     )
 
 
@@ -85,6 +99,13 @@ def shut_down(host: Host, p: PasswordParams) -> Checks:
         "virt-customize sets a password in one command (virt-edit and guestfish edit the file by hand). It writes "
         "only to the guest's own overlay.",
         "virt-customize -a DISK (or -d DOMAIN) --root-password password:NEW_PASSWORD",
+    ),
+    zh="离线在镜像中设置新的 root 密码",
+    hints_zh=(
+        "虚拟机关机后，libguestfs 在一台小型辅助虚拟机中打开它的磁盘镜像，并在里面编辑 /etc/shadow："
+        "virt-customize 一条命令就能设置密码（virt-edit 和 guestfish 则是手工编辑这个文件）。"
+        "它只写入这台虚拟机自己的覆盖层。",
+        "virt-customize -a DISK（或 -d DOMAIN）--root-password password:NEW_PASSWORD",
     ),
 )
 def password(host: Host, p: PasswordParams) -> Checks:
@@ -123,6 +144,10 @@ def password(host: Host, p: PasswordParams) -> Checks:
         actual=actual,
         hint="the password lives as a hash in /etc/shadow inside the disk image: a libguestfs tool can set it "
         "(it hashes it as the guest's OS does), or you replace the hash field with one made by openssl passwd -6",
+        zh=f"镜像中的 /etc/shadow 接受 {p.user} 的新密码 {p.password}",
+        hint_zh="密码以哈希的形式保存在磁盘镜像内的 /etc/shadow 中：可以用 libguestfs "
+        "工具来设置（它会按客户机操作系统的方式生成哈希），也可以把哈希字段替换成用 openssl passwd -6 "
+        "生成的哈希",
     )
 
     yield _edited_offline(host, p, changed, unreadable)
@@ -136,19 +161,34 @@ def password(host: Host, p: PasswordParams) -> Checks:
         actual=_verdict_line(said),
         hint="qemu-img check lists the damage; two writers on one qcow2 (a running guest and an offline tool), or a "
         "writer killed mid-way, corrupt its metadata: restore from backup",
+        zh="qemu-img check 没有在镜像中发现错误",
+        hint_zh="qemu-img check 会列出损坏的情况；两个写入者同时写一个 qcow2（运行中的虚拟机和离线工具），"
+        "或者写入者在中途被杀掉，都会损坏它的元数据：请从备份恢复",
     )
 
 
 def _edited_offline(host: Host, p: PasswordParams, changed: float | None, unreadable: str) -> Check:
     title = "/etc/shadow was rewritten while the guest was shut off"
+    title_zh = "/etc/shadow 是在虚拟机关机期间被改写的"
     expected = "changed after the lab started, outside every run of the guest"
     hint = (
         "shut the guest down first, then edit its disk: changing it from inside the running guest, or "
         "behind the back of a running QEMU, is not the offline change this lab asks for"
     )
+    hint_zh = (
+        "先关闭虚拟机，再编辑它的磁盘：在运行中的虚拟机内部修改，或者背着正在运行的 QEMU 修改，"
+        "都不是本实验要求的离线修改"
+    )
     if unreadable or changed is None:
         return check(
-            "edited-offline", title, False, expected=expected, actual=unreadable or "no /etc/shadow", hint=hint
+            "edited-offline",
+            title,
+            False,
+            expected=expected,
+            actual=unreadable or "no /etc/shadow",
+            hint=hint,
+            zh=title_zh,
+            hint_zh=hint_zh,
         )
     runs = host.domain(p.domain).runs()
     if not runs:
@@ -159,6 +199,9 @@ def _edited_offline(host: Host, p: PasswordParams, changed: float | None, unread
             expected=expected,
             actual="libvirt's log of this guest has no record of its runs",
             hint="the grader reads libvirt's log of the guest (/var/log/libvirt/qemu/DOMAIN.log): was it removed?",
+            zh=title_zh,
+            hint_zh="评分程序读取的是 libvirt 为这台虚拟机记录的日志（/var/log/libvirt/qemu/DOMAIN.log）："
+            "它被删掉了吗？",
         )
     now = time.time()
     if changed < runs[0].started - CLOCK_SLACK:
@@ -166,11 +209,25 @@ def _edited_offline(host: Host, p: PasswordParams, changed: float | None, unread
             f"unchanged since the lab started (last change {time.strftime('%Y-%m-%d %H:%M', time.localtime(changed))})"
         )
         unchanged = "nothing has rewritten /etc/shadow yet: with the guest shut off, edit it in the disk image"
-        return check("edited-offline", title, False, expected=expected, actual=actual, hint=unchanged)
+        unchanged_zh = "还没有任何东西改写过 /etc/shadow：请在虚拟机关机的状态下，编辑磁盘镜像中的这个文件"
+        return check(
+            "edited-offline",
+            title,
+            False,
+            expected=expected,
+            actual=actual,
+            hint=unchanged,
+            zh=title_zh,
+            hint_zh=unchanged_zh,
+        )
     during = next((r for r in runs if r.covers(changed, now, CLOCK_SLACK)), None)
     if during is not None:
         actual = f"changed at {_hms(changed)}, while the guest was running ({_span(during.started, during.stopped)})"
-        return check("edited-offline", title, False, expected=expected, actual=actual, hint=hint)
+        return check(
+            "edited-offline", title, False, expected=expected, actual=actual, hint=hint, zh=title_zh, hint_zh=hint_zh
+        )
     before = [r.stopped for r in runs if r.stopped is not None and r.stopped <= changed]
     stopped = f", {changed - before[-1]:.0f} s after the guest stopped" if before else ""
-    return check("edited-offline", title, True, expected=expected, actual=f"changed at {_hms(changed)}{stopped}")
+    return check(
+        "edited-offline", title, True, expected=expected, actual=f"changed at {_hms(changed)}{stopped}", zh=title_zh
+    )

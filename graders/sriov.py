@@ -22,6 +22,14 @@ from kvmlab.labs.sriov import SriovParams
         "read /sys/class/net/*/device/sriov_totalvfs and count /sys/kernel/iommu_groups/*, then write "
         '{"sriov_pfs": [NAMES], "iommu_groups": N} to the verdict file',
     ),
+    zh="记录你的结论：宿主机的 SR-IOV 网卡（PF）和 IOMMU 组",
+    hints_zh=(
+        "要实际去看，不要想当然：网卡的 PCI 设备报告了它能创建多少个虚拟功能（sriov_totalvfs > 0），它才是 SR-IOV "
+        "物理功能；只有 IOMMU（VT-d、AMD-Vi）可用时，内核才会建立 IOMMU 组。在很多笔记本和云主机上，"
+        "如实的答案是没有 PF、零个组。",
+        "读取 /sys/class/net/*/device/sriov_totalvfs，数一数 /sys/kernel/iommu_groups/* 有多少个，然后把 "
+        '{"sriov_pfs": [NAMES], "iommu_groups": N} 写入结论文件',
+    ),
 )
 def verdict(host: Host, p: SriovParams) -> Checks:
     truth = host.sriov()
@@ -35,6 +43,9 @@ def verdict(host: Host, p: SriovParams) -> Checks:
         actual=f"sriov_pfs: {claimed_pfs}" if written is not None else why,
         hint="look, do not assume: an SR-IOV NIC's PCI device reports in sysfs how many virtual functions it can "
         "make (libvirt's node device XML shows them as virt_functions); a virtio NIC has none",
+        zh="你的结论写出了宿主机的 SR-IOV 网卡（PF），或者写明没有",
+        hint_zh="要实际去看，不要想当然：SR-IOV 网卡的 PCI 设备会在 sysfs 中报告它能创建多少个虚拟功能（libvirt "
+        "的节点设备 XML 中显示为 virt_functions）；virtio 网卡一个也没有",
     )
     claimed_groups = written.get("iommu_groups") if written is not None else None
     yield check(
@@ -45,6 +56,9 @@ def verdict(host: Host, p: SriovParams) -> Checks:
         actual=f"iommu_groups: {claimed_groups!r}" if written is not None else why,
         hint="count the groups the kernel made (a number, not text); none means no usable IOMMU: VT-d/AMD-Vi off "
         "or absent, or not enabled on the kernel command line",
+        zh="你的结论数对了宿主机的 IOMMU 组",
+        hint_zh="数一数内核建立了多少个组（写数字，不要写成文本）；一个都没有，说明没有可用的 IOMMU：VT-d/AMD-Vi "
+        "被关闭或者根本没有，或者没有在内核命令行中启用",
     )
 
 
@@ -57,6 +71,14 @@ def verdict(host: Host, p: SriovParams) -> Checks:
         "vfio-pci for you, and the PF names the pool. Define it only: without VFs it cannot start.",
         "<network><name>NAME</name><forward mode='MODE' managed='...'><pf dev='PF'/></forward></network> in a file, "
         "then virsh net-define FILE",
+    ),
+    zh="在 PF 上定义一个 hostdev 网络，不要启动它",
+    hints_zh=(
+        "libvirt 网络可以把一个 PF 的虚拟功能当作池来管理：在 hostdev 模式下，接入该网络的每块虚拟机网卡都通过 "
+        "PCI 直通获得一个 VF；由 libvirt 管理的 VF 会自动从宿主机驱动上解绑，再绑定到 vfio-pci；这个池用 PF "
+        "来指定。只定义它：没有 VF，它是启动不了的。",
+        "把 <network><name>NAME</name><forward mode='MODE' managed='...'><pf dev='PF'/></forward></network> "
+        "写进一个文件，然后 virsh net-define FILE",
     ),
 )
 def network(host: Host, p: SriovParams) -> Checks:
@@ -81,6 +103,8 @@ def network(host: Host, p: SriovParams) -> Checks:
         if config is None
         else f"{'persistent' if net.is_persistent else 'transient'}, {'ACTIVE' if net.is_active else 'inactive'}",
         hint="the network has to be defined (persistent) and left stopped: started, it would hand out VFs",
+        zh=f"网络 {p.network} 已定义，且没有启动",
+        hint_zh="网络必须已定义（持久化），并保持停止状态：一旦启动，它就会分发 VF",
     )
     yield check(
         "forward-hostdev",
@@ -90,6 +114,9 @@ def network(host: Host, p: SriovParams) -> Checks:
         actual=shown,
         hint="hostdev mode is PCI passthrough of a VF; 'bridge' or 'passthrough' are macvtap modes, "
         "where the host's kernel stays in the data path",
+        zh="它以 hostdev 模式转发（把 VF 直通给虚拟机）",
+        hint_zh="hostdev 模式就是对 VF 做 PCI 直通；'bridge' 和 'passthrough' 是 macvtap 的模式，"
+        "宿主机内核仍在数据通路上",
     )
     yield check(
         "forward-managed",
@@ -98,6 +125,8 @@ def network(host: Host, p: SriovParams) -> Checks:
         expected="managed='yes'",
         actual=shown,
         hint="unless the network says libvirt manages its VFs, binding each VF to vfio-pci (and back) is left to you",
+        zh="由 libvirt 管理 VF（把它们从宿主机驱动上解绑，绑定到 vfio-pci）",
+        hint_zh="除非网络声明由 libvirt 管理它的 VF，否则把每个 VF 绑定到 vfio-pci（以及再绑回去）都得你自己来做",
     )
     yield check(
         "forward-pf",
@@ -107,6 +136,8 @@ def network(host: Host, p: SriovParams) -> Checks:
         actual=shown,
         hint="the pool is named by its physical function, inside <forward>: libvirt lists that PF's VFs from sysfs "
         "when the network starts",
+        zh=f"它的 VF 池来自物理功能 {p.pf}",
+        hint_zh="这个池用它的物理功能来指定，写在 <forward> 里面：网络启动时，libvirt 从 sysfs 中列出该 PF 的所有 VF",
     )
 
 
@@ -117,6 +148,11 @@ def network(host: Host, p: SriovParams) -> Checks:
         "For the guest it is an ordinary interface on a libvirt network. Neither the guest nor the network runs, "
         "so only the persistent definition can get it.",
         "virsh attach-interface DOMAIN network NETWORK plus the option that changes the definition only",
+    ),
+    zh="在虚拟机的定义中，给它加一块连到该网络的网卡",
+    hints_zh=(
+        "对虚拟机来说，这只是 libvirt 网络上的一块普通网卡。虚拟机和网络都没有运行，所以只能改持久化定义。",
+        "virsh attach-interface DOMAIN network NETWORK，再加上只修改定义的那个选项",
     ),
 )
 def interface(host: Host, p: SriovParams) -> Checks:
@@ -140,4 +176,7 @@ def interface(host: Host, p: SriovParams) -> Checks:
         ),
         hint="the interface is of type network, on the hostdev network, in the guest's persistent definition "
         "(a bridge interface is a software path through the host, not a VF); the guest stays shut off",
+        zh=f"{p.domain} 的持久化定义中有一块连到 {p.network} 的网卡",
+        hint_zh="网卡类型为 network，连到这个 hostdev 网络，写在虚拟机的持久化定义中（bridge "
+        "类型的网卡走的是经过宿主机的软件通路，不是 VF）；虚拟机保持关机",
     )
