@@ -20,6 +20,7 @@ from kvmlab.labs.live_migration import MigrationParams
 
 AGENT_WAIT = 5.0
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_WHERE_ZH = {"qemu": "目的端 QEMU 上", "libvirt": "目的端 libvirtd 上"}  # where, by prefix, in the zh edition
 
 
 @dataclass
@@ -52,6 +53,7 @@ def _baseline(host: Host, p: MigrationParams, part: str) -> dict[str, Any]:
 
 def _same_boot(prefix: str, where: str, now: GuestNow, before: dict[str, Any], p: MigrationParams) -> Checks:
     want = before.get("boot_id")
+    where_zh = _WHERE_ZH.get(prefix, where)
     yield check(
         f"{prefix}-same-boot",
         f"the guest {where} is still the boot that start recorded: migrated, not restarted",
@@ -60,6 +62,9 @@ def _same_boot(prefix: str, where: str, now: GuestNow, before: dict[str, Any], p
         actual=f"boot id {now.boot_id}" if now.boot_id else now.why,
         hint=f"{p.boot_id_file} changes at every boot: a guest booted on the target from the same disk "
         "is a restart, not a migration (its RAM, processes and counter are gone)",
+        zh=f"{where_zh}的虚拟机仍是实验开始时记录的那次启动：是迁移过来的，不是重启",
+        hint_zh=f"{p.boot_id_file} 每次启动都会变：在目的端用同一块磁盘重新启动虚拟机，那是重启，不是迁移（内存、"
+        "进程和计数器都没了）",
     )
     was = before.get("counter")
     yield check(
@@ -69,6 +74,8 @@ def _same_boot(prefix: str, where: str, now: GuestNow, before: dict[str, Any], p
         expected=f"{p.counter_file} > {was}",
         actual=f"{p.counter_file} = {now.counter}" if now.counter is not None else now.why or f"no {p.counter_file}",
         hint="the counter lives in the guest's RAM and tmpfs: only a migration carries it over",
+        zh=f"{where_zh}的计数器越过了 {was}（迁移前的值），还在继续计数",
+        hint_zh="计数器存在虚拟机的内存和 tmpfs 里：只有迁移才能把它带过去",
     )
 
 
@@ -102,6 +109,16 @@ NO_MIGRATE = "no migrate command in the source's trace"
         "-incoming defer; QMP on the target: migrate-set-capabilities, migrate-incoming URI; on the source: "
         "migrate-set-capabilities (auto-converge, postcopy-ram), migrate-set-parameters",
     ),
+    zh="启动等待迁移的目的端 QEMU，并做好两端的准备",
+    hints_zh=(
+        "迁移传送的是内存和设备状态，而不是硬件：目的端要用同样的机器、同样顺序的同样设备和同一块（共享）"
+        "磁盘运行，并且不自行启动，而是等待迁移数据流（-incoming）。能力（capabilities）"
+        "是开关型特性（有些要两端都开，比如 postcopy-ram）；参数（parameters）是数值（downtime-limit 单位是毫秒，"
+        "max-bandwidth 单位是字节/秒）。两者都必须在 migrate 之前设置才会生效。",
+        "qemu-system-x86_64 加上源端的选项、目的端自己的套接字、串口日志和 pid 文件，再加 -incoming defer；"
+        "目的端的 QMP：migrate-set-capabilities、migrate-incoming URI；源端："
+        "migrate-set-capabilities（auto-converge、postcopy-ram）、migrate-set-parameters",
+    ),
 )
 def prepare(host: Host, p: MigrationParams) -> Checks:
     attempt = host.migration_trace(p.source_trace).last()
@@ -120,6 +137,8 @@ def prepare(host: Host, p: MigrationParams) -> Checks:
         expected=f"{p.downtime_ms} ms",
         actual=shown("downtime-limit", 1, "ms"),
         hint="a migration parameter set on the source before migrate; it is in milliseconds, and QEMU's default is 300",
+        zh=f"migrate 开始时，downtime-limit 是 {p.downtime_ms} ms",
+        hint_zh="这是在 migrate 之前于源端设置的迁移参数；单位是毫秒，QEMU 的默认值是 300",
     )
     bandwidth = attempt.value("max-bandwidth") if attempt else None
     yield check(
@@ -129,6 +148,8 @@ def prepare(host: Host, p: MigrationParams) -> Checks:
         expected=f"{p.bandwidth_mib} MiB/s ({p.bandwidth_bytes} bytes/s)",
         actual=shown("max-bandwidth", 1024 * 1024, "MiB/s"),
         hint="max-bandwidth is in bytes per second, not MiB/s",
+        zh=f"migrate 开始时，max-bandwidth 是 {p.bandwidth_mib} MiB/s",
+        hint_zh="max-bandwidth 的单位是字节/秒，不是 MiB/s",
     )
     converge = attempt.capabilities.get("auto-converge") if attempt else None
     yield check(
@@ -139,6 +160,9 @@ def prepare(host: Host, p: MigrationParams) -> Checks:
         actual=NO_MIGRATE if attempt is None else f"auto-converge: {str(bool(converge)).lower()}",
         hint="auto-converge is a capability of the source (it throttles the guest's vCPUs when it dirties memory "
         "faster than the copy goes), set before migrate",
+        zh="migrate 开始时，auto-converge 能力已开启",
+        hint_zh="auto-converge 是源端的能力（虚拟机弄脏内存的速度超过复制速度时，它会给虚拟机的 vCPU 限速），"
+        "要在 migrate 之前设置",
     )
 
 
@@ -152,6 +176,14 @@ def prepare(host: Host, p: MigrationParams) -> Checks:
         'on the source: migrate {"uri": "tcp:127.0.0.1:PORT"}; query-migrate while it is active; '
         "migrate-start-postcopy; query-migrate until completed",
     ),
+    zh="经由 127.0.0.1 热迁移，并切换到后拷贝",
+    hints_zh=(
+        "预拷贝在虚拟机运行时发送内存，并把被弄脏的页再发一遍，一轮接一轮；虚拟机只在切换时停下，"
+        "停顿时间大约就是停机时间上限。如果先把虚拟机停掉，整个复制过程就都成了停顿。"
+        "后拷贝则先在目的端恢复虚拟机，再去拉取它还没有的页。",
+        '在源端：migrate {"uri": "tcp:127.0.0.1:PORT"}；迁移处于 active 状态时执行 query-migrate；然后 '
+        "migrate-start-postcopy；再反复 query-migrate，直到 completed",
+    ),
 )
 def migrate(host: Host, p: MigrationParams) -> Checks:
     attempt = host.migration_trace(p.source_trace).last()
@@ -164,6 +196,8 @@ def migrate(host: Host, p: MigrationParams) -> Checks:
         actual=f"migrate {attempt.uri}: {attempt.final_state}" if attempt else NO_MIGRATE,
         hint="the migration goes to the address the target listens on (p.incoming_uri); query-migrate on the "
         "source says how far it is",
+        zh=f"源端已迁移到 {p.incoming_uri}，QEMU 报告 completed",
+        hint_zh="迁移要发往目的端监听的地址（p.incoming_uri）；在源端执行 query-migrate 可以看到进度",
     )
     yield check(
         "qemu-live",
@@ -177,6 +211,8 @@ def migrate(host: Host, p: MigrationParams) -> Checks:
         else "stopped before migrate: the guest stood still for the whole copy",
         hint="a migration of a stopped guest arrives too, but it is not live: the pause lasts the whole copy "
         "instead of the downtime limit",
+        zh="复制内存期间虚拟机一直在运行（migrate 之前没有被停下）",
+        hint_zh="停下的虚拟机也能迁移过去，但那不是热迁移：停顿会持续整个复制过程，而不只是停机时间上限",
     )
     states = attempt.states if attempt else []
     yield check(
@@ -187,6 +223,8 @@ def migrate(host: Host, p: MigrationParams) -> Checks:
         actual=", ".join(states) or NO_MIGRATE,
         hint="post-copy needs the postcopy-ram capability on the target and on the source before migrate, "
         "then the switch, asked of the source while the migration is active",
+        zh="迁移切换到了后拷贝（两个 QEMU 都开启 postcopy-ram，然后执行 migrate-start-postcopy）",
+        hint_zh="后拷贝要求在 migrate 之前，目的端和源端都开启 postcopy-ram 能力；然后在迁移进行中，向源端发出切换请求",
     )
 
     target = host.process(p.target_pid)
@@ -215,6 +253,8 @@ def migrate(host: Host, p: MigrationParams) -> Checks:
         ),
         hint="a target started without -incoming boots a new guest from the disk instead of waiting for the "
         "migration stream",
+        zh="目的端 QEMU 以 -incoming 启动，并接收了迁移",
+        hint_zh="不带 -incoming 启动的目的端会从磁盘启动一台新的虚拟机，而不是等待迁移数据流",
     )
     yield check(
         "qemu-target-running",
@@ -224,6 +264,9 @@ def migrate(host: Host, p: MigrationParams) -> Checks:
         actual=f"query-status: {status.get('status')}" if ours else why,
         hint="after a completed migration the target runs by itself; if it is paused, it was started with -S, "
         "the migration has not finished, or the guest was already stopped on the source",
+        zh="虚拟机在目的端 QEMU 上运行",
+        hint_zh="迁移完成后，目的端会自己运行起来；如果它处于暂停状态，要么它是用 -S 启动的，要么迁移还没完成，"
+        "要么虚拟机在源端就已经停下了",
     )
 
 
@@ -237,6 +280,13 @@ def migrate(host: Host, p: MigrationParams) -> Checks:
         "on the source: query-status (postmigrate), then quit; then ask the target's guest agent for the counter "
         "and the boot id",
     ),
+    zh="退出源端；虚拟机在目的端继续运行",
+    hints_zh=(
+        "迁移 completed 之后，源端暂停在 postmigrate 状态等待：它仍然持有虚拟机的内存，但磁盘现在归目的端了。"
+        "同一台虚拟机的两个运行副本共用一块磁盘，会把磁盘弄坏：源端只能退出，绝不能继续运行。"
+        "目的端上的虚拟机还是同一次启动，计数器仍在计数。",
+        "在源端：query-status（postmigrate），然后 quit；再向目的端虚拟机的客户机代理查询计数器和 boot id",
+    ),
 )
 def handover(host: Host, p: MigrationParams) -> Checks:
     source = host.process(p.source_pid)
@@ -248,6 +298,9 @@ def handover(host: Host, p: MigrationParams) -> Checks:
         actual=f"pid {source.pid} still runs" if source.is_running else "stopped",
         hint="after completed the source waits, paused, in state postmigrate: it is quit, never continued "
         "(two running copies of one guest on one disk corrupt it)",
+        zh="源端 QEMU 已经退出",
+        hint_zh="迁移 completed 之后，源端暂停在 postmigrate 状态等待：应该退出它，"
+        "绝不能让它继续运行（同一台虚拟机的两个运行副本共用一块磁盘，会把磁盘弄坏）",
     )
     target = host.process(p.target_pid)
     answering = target.is_running and host.qmp(p.target_qmp).exists
@@ -268,6 +321,14 @@ def handover(host: Host, p: MigrationParams) -> Checks:
         "target's control URI; where the data goes is the migration URI.",
         "virsh migrate --live, plus the options that define it on the target and undefine it on the source, and "
         "--unsafe (one host, shared disk), DOMAIN TARGET_URI --migrateuri tcp://TARGET_ADDR:PORT",
+    ),
+    zh="把 libvirt 管理的虚拟机热迁移到另一个 libvirtd",
+    hints_zh=(
+        "virsh migrate 在 libvirtd 之间迁移运行中的虚拟机：只有明确要求，才会在虚拟机运行的同时复制内存（否则 "
+        "libvirt 会在整个复制过程中暂停它）。除非也在目的端定义，否则虚拟机在目的端只是运行着；除非要求删除，"
+        "否则源端会保留它的定义。第二个参数是目的端的控制 URI；数据发往哪里由迁移 URI 决定。",
+        "virsh migrate --live，加上在目的端定义、在源端取消定义的选项，再加 --unsafe（同一台宿主机、共享磁盘），"
+        "DOMAIN TARGET_URI --migrateuri tcp://TARGET_ADDR:PORT",
     ),
 )
 def with_libvirt(host: Host, p: MigrationParams) -> Checks:
@@ -296,6 +357,9 @@ def _on_target(host: Host, target: Host, p: MigrationParams) -> Checks:
         actual=target_state,
         hint="the guest moves to the target libvirtd's URI (p.target_uri); its data goes to the migration URI "
         "(p.migrate_uri): the target's host name resolves nowhere here",
+        zh=f"{p.domain} 在目的端 libvirtd（{p.target_hostname}）上运行",
+        hint_zh="虚拟机迁往目的端 libvirtd 的 URI（p.target_uri）；数据发往迁移 URI（p.migrate_uri）："
+        "目的端的主机名在这里解析不了",
     )
     yield check(
         "libvirt-target-persistent",
@@ -305,6 +369,8 @@ def _on_target(host: Host, target: Host, p: MigrationParams) -> Checks:
         actual="persistent" if persistent else ("transient" if running else target_state),
         hint="a migrated guest is only running on the target unless it is defined there too: it is gone from the "
         "target at its next shutdown",
+        zh=f"{p.domain} 在目的端有定义，而不只是在那里运行（--persistent）",
+        hint_zh="迁移过去的虚拟机如果没有在目的端定义，就只是在那里运行着：下次关机后，它就从目的端消失了",
     )
     source = host.domain(p.domain)
     yield check(
@@ -317,6 +383,9 @@ def _on_target(host: Host, target: Host, p: MigrationParams) -> Checks:
         else "absent",
         hint="the source keeps a shut-off definition unless the migration drops it: a start there would run "
         "the guest twice on one disk",
+        zh=f"源端 libvirtd 上已经没有 {p.domain} 的定义（--undefinesource）",
+        hint_zh="除非迁移时删除，否则源端会保留一份关机状态的定义：在那边一 start，"
+        "同一台虚拟机就会在同一块磁盘上跑两份",
     )
     uuid = before.get("uuid")
     runs = host.domain_runs(p.domain, uuid) if uuid else None
@@ -332,6 +401,9 @@ def _on_target(host: Host, target: Host, p: MigrationParams) -> Checks:
         actual=ended,
         hint=f"libvirt's log of the source ({host.domain_log(p.domain)}) says why its QEMU stopped: "
         "destroy + define + start on the target is a cold move, not a migration",
+        zh="libvirt 是因为虚拟机迁移走了才停掉源端 QEMU 的",
+        hint_zh=f"源端 libvirt 的日志（{host.domain_log(p.domain)}）写明了它的 QEMU 为什么停止：先 destroy，"
+        "再在目的端 define + start，那是关机搬家，不是迁移",
     )
     attempt = host.domain_log_trace(p.domain, uuid).last() if uuid else None
     yield check(
@@ -346,6 +418,9 @@ def _on_target(host: Host, target: Host, p: MigrationParams) -> Checks:
         else "libvirt stopped the guest before migrate: it stood still for the whole copy",
         hint="without being asked for a live migration, libvirt pauses the guest first and copies its RAM while "
         "it stands still: it arrives, but after a pause as long as the whole copy",
+        zh="libvirt 复制内存期间虚拟机一直在运行（是热迁移，而不是暂停后复制）",
+        hint_zh="如果没有要求热迁移，libvirt 会先暂停虚拟机，在它静止时复制内存：虚拟机照样能到达，"
+        "但暂停时间和整个复制过程一样长",
     )
     now = _ask(agent, p, AGENT_WAIT) if running else GuestNow(why=why or f"not running on the target ({target_state})")
     yield from _same_boot("libvirt", "on the target libvirtd", now, before, p)

@@ -43,6 +43,15 @@ def _name(path: str | None) -> str:
         "virsh snapshot-create-as DOMAIN NAME --disk-only --atomic --quiesce --diskspec vda,snapshot=external,"
         "file=OVERLAY; then qemu-img info -U --backing-chain --output=json OVERLAY > CHAIN_FILE",
     ),
+    zh="做一个外部、仅磁盘、静默的快照，并记录 backing 链",
+    hints_zh=(
+        "外部仅磁盘快照会在运行中虚拟机的磁盘上叠一个新的、空的 qcow2 覆盖层：从此虚拟机的写入都进覆盖层，"
+        "下面的镜像被冻结下来，成为某一时刻的副本，可以慢慢读取。静默（quiesce）："
+        "客户机代理在那一瞬间冻结文件系统，所以冻结下来的镜像是干净的。",
+        "virsh snapshot-create-as DOMAIN NAME --disk-only --atomic --quiesce --diskspec "
+        "vda,snapshot=external,file=OVERLAY；然后 qemu-img info -U --backing-chain --output=json OVERLAY > "
+        "CHAIN_FILE",
+    ),
 )
 def external_snapshot(host: Host, p: SnapshotParams) -> Checks:
     chain, why = _recorded_chain(host, p.chain_before)
@@ -54,6 +63,9 @@ def external_snapshot(host: Host, p: SnapshotParams) -> Checks:
         actual=why or " -> ".join(f"{_name(e.filename)} ({e.format})" for e in chain) or "empty",
         hint="the grader reads the chain you recorded as JSON (qemu-img info --backing-chain in JSON) while the "
         "overlay is in use: QEMU holds the images, so qemu-img must be told to share them",
+        zh="外部快照使用期间，vda 的 backing 链是：覆盖层 -> vda 镜像 -> 模板",
+        hint_zh="评分程序读取的是你在覆盖层使用期间以 JSON 格式记录的链（qemu-img info --backing-chain，输出 "
+        "JSON）：镜像被 QEMU 占用着，所以要让 qemu-img 以共享方式打开它们",
     )
 
 
@@ -98,6 +110,12 @@ def _chain_as_asked(host: Host, p: SnapshotParams, chain: list[ImageInfo]) -> bo
         "under it, unless the copy flattens the chain.",
         "in the guest: write the file and sync; on the host: qemu-img convert -O qcow2 FROZEN_IMAGE BACKUP",
     ),
+    zh="在虚拟机里写入数据，并复制被冻结的镜像：这就是备份",
+    hints_zh=(
+        "覆盖层接收虚拟机写入的这段时间里，它下面的镜像不会变：复制它，得到的就是快照那一刻的磁盘，也就是备份。"
+        "备份必须能独立使用：这个镜像下面还依赖着模板，除非复制时把整条链拍平。",
+        "在虚拟机里：写入文件并 sync；在宿主机上：qemu-img convert -O qcow2 FROZEN_IMAGE BACKUP",
+    ),
 )
 def backup(host: Host, p: SnapshotParams) -> Checks:
     image = host.image(p.backup)
@@ -119,6 +137,9 @@ def backup(host: Host, p: SnapshotParams) -> Checks:
         + ("clean" if clean else f"check: {_last(said)}"),
         hint="vda is a thin clone: a copy of its qcow2 file alone still needs the template under it. A conversion "
         "reads through the whole chain and writes one image",
+        zh="备份是一个独立的 qcow2（没有后端文件），大小与 vda 完全相同，并且 qemu-img check 检查无误",
+        hint_zh="vda 是精简克隆：只复制它的 qcow2 文件，副本仍然依赖下面的模板。转换（convert）会顺着整条链读取，"
+        "写出一个完整的镜像",
     )
     yield _point_in_time(host, p)
     needs_recovery = host.ext4(p.backup).needs_recovery if info else None
@@ -135,6 +156,9 @@ def backup(host: Host, p: SnapshotParams) -> Checks:
         hint="a mounted filesystem copied as it runs is only crash-consistent (a journal to replay, application "
         "data maybe half written); the guest agent can freeze it for the instant of the snapshot, and libvirt asks "
         "it to when told to quiesce",
+        zh="备份的文件系统在快照时被冻结过（静默）：没有需要重放的日志",
+        hint_zh="在运行中直接复制一个已挂载的文件系统，只能做到崩溃一致（有日志要重放，应用数据可能只写了一半）；"
+        "客户机代理可以在快照那一瞬间冻结文件系统，只要你要求静默，libvirt 就会让它这么做",
     )
 
 
@@ -160,6 +184,9 @@ def _point_in_time(host: Host, p: SnapshotParams) -> Check:
         + (f"{p.marker_in_image} present ({marker.strip()!r})" if marker is not None else f"no {p.marker_in_image}"),
         hint="copy the image that the snapshot froze, while the overlay takes the writes: after the merge it holds "
         "everything written since, and it is no longer the disk as it was at the snapshot",
+        zh="备份里是快照那一刻的 vda：文件系统干净，没有快照之后写入的文件",
+        hint_zh="要在覆盖层接收写入期间，复制被快照冻结的那个镜像：合并之后，它包含了此后写入的所有数据，"
+        "就不再是快照那一刻的磁盘了",
     )
 
 
@@ -175,6 +202,13 @@ def _point_in_time(host: Host, p: SnapshotParams) -> Check:
         "chain (here the template). The overlay and the snapshot's metadata are left for you to remove.",
         "virsh blockcommit DOMAIN vda --active --pivot plus the option that commits into the image right under "
         "the top; then virsh snapshot-delete DOMAIN SNAPSHOT --metadata, and remove the overlay file",
+    ),
+    zh="把覆盖层合并回 vda，然后删除它",
+    hints_zh=(
+        "块提交（block commit）在虚拟机运行时把覆盖层的簇复制到它下面的镜像里，然后把虚拟机切换（pivot）"
+        "回那个镜像。合并到哪里很关键：默认会合并到链的最底层（这里就是模板）。覆盖层和快照元数据要你自己删除。",
+        "virsh blockcommit DOMAIN vda --active --pivot，再加上让它合并到顶层正下方那个镜像的选项；然后 virsh "
+        "snapshot-delete DOMAIN SNAPSHOT --metadata，并删除覆盖层文件",
     ),
 )
 def merge(host: Host, p: SnapshotParams) -> Checks:
@@ -197,6 +231,9 @@ def merge(host: Host, p: SnapshotParams) -> Checks:
         f"persistent: {_disk_desc(config_vda)}" + (f"; a block job is still running: {job}" if job else ""),
         hint=f"an active commit ends with a pivot that switches the guest back to {_name(p.disk)}; one that commits "
         "to the default base writes the overlay into the template, at the bottom of the chain",
+        zh="vda 重新指向实验的 qcow2，运行时配置和持久化配置都是，并且没有残留的块任务在运行",
+        hint_zh=f"活动层合并（active commit）最后的 pivot 会把虚拟机切回 {_name(p.disk)}；如果合并到默认的 base，"
+        "覆盖层的数据就会写进链最底层的模板",
     )
 
     in_use = [
@@ -221,6 +258,9 @@ def merge(host: Host, p: SnapshotParams) -> Checks:
         actual="; ".join(left) or "gone",
         hint="after the pivot the overlay is out of the chain, but libvirt still lists the snapshot (which can no "
         "longer be reverted to) and the file is still on disk: remove both",
+        zh="覆盖层已合并并清理干净：不再使用、文件已删除，也没有指向它的外部快照元数据",
+        hint_zh="pivot 之后覆盖层已经不在链里了，但 libvirt 仍然列着这个快照（已经无法回滚到它），"
+        "文件也还在磁盘上：两者都要删掉",
     )
     yield _marker_survives(host, p)
 
@@ -254,6 +294,8 @@ def _marker_survives(host: Host, p: SnapshotParams) -> Check:
         actual=problem or repr(found),
         hint="write it after the snapshot and before the merge: it lands in the overlay, and only a commit (or a "
         "pull) brings it into the image that stays",
+        zh="备份快照之后在虚拟机里写入的文件，合并之后仍然存在",
+        hint_zh="要在快照之后、合并之前写入：它会落在覆盖层里，只有 commit（或 pull）才会把它带进最终保留的镜像",
     )
 
 
@@ -267,6 +309,12 @@ def _marker_survives(host: Host, p: SnapshotParams) -> Check:
         "A block pull merges up: it copies the backing chain's data into the top image, live, and drops the "
         "backing file, so the guest no longer needs the template.",
         "virsh blockpull DOMAIN vda, waiting for the job to finish",
+    ),
+    zh="把模板的数据拉进 vda",
+    hints_zh=(
+        "块拉取（block pull）是向上合并：它在线把 backing 链里的数据复制进顶层镜像，并去掉后端文件，"
+        "这样虚拟机就不再需要模板了。",
+        "virsh blockpull DOMAIN vda，并等待任务完成",
     ),
 )
 def pull(host: Host, p: SnapshotParams) -> Checks:
@@ -284,6 +332,8 @@ def pull(host: Host, p: SnapshotParams) -> Checks:
         + ("; live: not running" if live_vda is None else f"; live chain: {', '.join(live_chain) or 'empty'}"),
         hint=f"the template's data has to be copied into vda while the guest runs (a merge upwards); then "
         f"{_name(p.base)} is free",
+        zh="vda 不再依赖模板：镜像里和运行时 XML 里都没有后端文件",
+        hint_zh=f"需要在虚拟机运行时把模板的数据复制进 vda（向上合并）；之后 {_name(p.base)} 就不再被占用了",
     )
 
 
@@ -299,6 +349,14 @@ def pull(host: Host, p: SnapshotParams) -> Checks:
         "snapshot starts a second branch. Take them after the pull: they keep reading through the backing file.",
         "virsh snapshot-create-as DOMAIN NAME for each, with the version file written (and synced) in the guest "
         "before; virsh snapshot-revert DOMAIN NAME in between",
+    ),
+    zh="用内部快照搭一棵快照树",
+    hints_zh=(
+        "不加 --disk-only 时，对运行中虚拟机做的快照是内部快照：磁盘、内存和设备状态都存放在 qcow2 里面。"
+        "新快照的父快照就是当前快照；回滚会让较早的快照重新成为当前快照，于是下一个快照就开出第二个分支。要在 "
+        "pull 之后再做：内部快照会一直透过后端文件读取数据。",
+        "每个快照都用 virsh snapshot-create-as DOMAIN NAME，之前先在虚拟机里写好版本文件（并 sync）；"
+        "两个分支之间执行 virsh snapshot-revert DOMAIN NAME",
     ),
 )
 def internal(host: Host, p: SnapshotParams) -> Checks:
@@ -339,6 +397,9 @@ def _internal(p: SnapshotParams, snaps: dict[str, DomainSnapshotXML], top: Image
         actual="; ".join(rows),
         hint="an internal snapshot of a running guest holds its RAM too, inside the qcow2 (qemu-img snapshot -l "
         "lists them with their VM size); a disk-only snapshot is external",
+        zh=f"运行中虚拟机的内部快照 {', '.join(p.snapshots)}：包含内存和磁盘，存放在 {_name(p.disk)} 里面",
+        hint_zh="运行中虚拟机的内部快照连内存也一起保存在 qcow2 里面（qemu-img snapshot -l 会列出它们和各自的 VM "
+        "SIZE）；仅磁盘快照是外部快照",
     )
 
 
@@ -356,6 +417,9 @@ def _tree(p: SnapshotParams, snaps: dict[str, DomainSnapshotXML], current: str |
         + f"; current {current}",
         hint=f"a snapshot's parent is the current snapshot when it is taken: go back to {clean} before the second "
         "branch (virsh snapshot-list --tree shows the shape)",
+        zh=f"{v1} 和 {v2} 都是 {clean} 的子快照（中间做过一次回滚），虚拟机从 {v2} 继续运行",
+        hint_zh=f"快照的父快照就是创建它时的当前快照：开第二个分支之前先回滚到 {clean}（virsh snapshot-list "
+        "--tree 可以看到树的形状）",
     )
 
 
@@ -390,4 +454,7 @@ def _contents(host: Host, p: SnapshotParams, top: ImageInfo | None) -> Check:
         hint="write (and sync) the version file in the guest before each snapshot; and never pull or rebase an "
         "image after taking internal snapshots: they keep reading what they never copied through the old backing "
         "file",
+        zh="每个内部快照里都是干净的文件系统，内容是快照之前写入的数据",
+        hint_zh="每次打快照之前，先在虚拟机里写好版本文件（并 sync）；做了内部快照之后，绝不要再对镜像做 pull 或 "
+        "rebase：快照里没有复制过来的数据，仍然要透过原来的后端文件去读",
     )

@@ -43,6 +43,12 @@ def _size(n: int | None) -> str:
         "size is fixed for the image's life (only a conversion into a new image changes it).",
         "qemu-img create -f qcow2 -o cluster_size=SIZE IMAGE VIRTUAL_SIZE",
     ),
+    zh="用你的簇大小创建一个 qcow2",
+    hints_zh=(
+        "qcow2 以簇为单位分配空间，除非创建镜像时另行指定，簇大小默认是 64 KiB；"
+        "簇大小在镜像的整个生命周期里固定不变（只有转换成新镜像才能改）。",
+        "qemu-img create -f qcow2 -o cluster_size=SIZE IMAGE VIRTUAL_SIZE",
+    ),
 )
 def thin_created(host: Host, p: StorageParams) -> Checks:
     info = host.image(p.thin).info()
@@ -55,6 +61,8 @@ def thin_created(host: Host, p: StorageParams) -> Checks:
         actual=_size(cluster) if info else "missing",
         hint="the cluster size is chosen when the image is created (an -o option of qemu-img create), 64 KiB when "
         "not given; qemu-img info shows it",
+        zh=f"{Path(p.thin).name} 的簇大小是 {p.cluster_kib} KiB",
+        hint_zh="簇大小在创建镜像时选定（qemu-img create 的一个 -o 选项），不指定时为 64 KiB；qemu-img info 可以看到它",
     )
 
 
@@ -65,6 +73,12 @@ def thin_created(host: Host, p: StorageParams) -> Checks:
         "qemu-io drives QEMU's block layer on an image nobody uses: a write of 4 KiB allocates the whole cluster that "
         "holds it, wherever in the cluster it falls.",
         'qemu-io -f qcow2 -c "write -P PATTERN OFFSET 4k" IMAGE; qemu-img map --output=json IMAGE shows the result',
+    ),
+    zh="往里面写入一个 4 KiB 的块",
+    hints_zh=(
+        "qemu-io 可以在没人使用的镜像上直接驱动 QEMU 的块层：写入 4 KiB，会分配包含它的整个簇，"
+        "不管它落在簇里的哪个位置。",
+        'qemu-io -f qcow2 -c "write -P PATTERN OFFSET 4k" IMAGE；qemu-img map --output=json IMAGE 可以查看结果',
     ),
 )
 def one_write(host: Host, p: StorageParams) -> Checks:
@@ -82,6 +96,9 @@ def one_write(host: Host, p: StorageParams) -> Checks:
         actual=", ".join(f"start {e.get('start')}, length {e.get('length')}" for e in data) or "no data at all",
         hint="one write of 4 KiB at your offset into the fresh image, and nothing else: qemu-img map lists the guest "
         "ranges that hold data",
+        zh=f"在偏移 {p.write_offset} 处写入 4 KiB，恰好分配了一整个簇，也就是包含这个偏移的那个簇",
+        hint_zh="在新建的镜像上，只在你的偏移处写一次 4 KiB，别的什么都不写：qemu-img map "
+        "会列出存有数据的虚拟机地址范围",
     )
 
 
@@ -91,6 +108,12 @@ def one_write(host: Host, p: StorageParams) -> Checks:
     hints=(
         "With no guest using the image, qemu-img changes its virtual size: an absolute size, or +N to add N. "
         "Growing adds nothing to the file; shrinking throws away what lies beyond the new end.",
+        "qemu-img resize IMAGE NEW_SIZE",
+    ),
+    zh="离线扩容",
+    hints_zh=(
+        "没有虚拟机使用这个镜像时，qemu-img 可以修改它的虚拟大小：可以给绝对大小，也可以用 +N 增加 N。"
+        "扩大不会往文件里加任何东西；缩小会丢掉新末尾之后的数据。",
         "qemu-img resize IMAGE NEW_SIZE",
     ),
 )
@@ -106,6 +129,9 @@ def grown(host: Host, p: StorageParams) -> Checks:
         actual="missing" if info is None else f"{fmt}, {_size(size)}",
         hint=f"the virtual size asked is {p.thin_size_gib} GiB in all: an absolute size says so, a relative one "
         "(+N) adds N to what the image has",
+        zh=f"{Path(p.thin).name} 是一个 {p.thin_size_gib} GiB 的 qcow2（从 {p.thin_create_gib} GiB 离线扩容而来）",
+        hint_zh=f"要求的虚拟大小总共是 {p.thin_size_gib} GiB：绝对大小直接写这个数，相对大小（+N）"
+        "是在镜像现有大小的基础上再加 N",
     )
 
 
@@ -122,6 +148,13 @@ def grown(host: Host, p: StorageParams) -> Checks:
         "qemu-img create -f qcow2 -o preallocation=MODE IMAGE SIZE, once per mode; compare with ls -ls, du, "
         "du --apparent-size and qemu-img map",
     ),
+    zh="每种预分配模式各创建一个镜像",
+    hints_zh=(
+        "qcow2 的预分配模式决定了创建镜像时在宿主机上放下什么：只有文件头和各种表（off）；每个簇都已分配位置，"
+        "但什么都没存（metadata）；整个大小都预留了，但从未写入（falloc）；或者整个大小都写满（full）。",
+        "qemu-img create -f qcow2 -o preallocation=MODE IMAGE SIZE，每种模式执行一次；用 ls -ls、du、du "
+        "--apparent-size 和 qemu-img map 对比",
+    ),
 )
 def preallocation(host: Host, p: StorageParams) -> Checks:
     for mode in p.prealloc_modes:
@@ -133,6 +166,12 @@ _WHAT = {
     "metadata": "every cluster placed in the file (qemu-img map shows offsets), next to nothing stored",
     "falloc": "the whole size reserved on the host (du), never written (holes to SEEK_DATA)",
     "full": "the whole size written on the host",
+}
+_WHAT_ZH = {
+    "off": "只存了文件头和各种表，没有为任何簇分配位置",
+    "metadata": "每个簇都在文件里分配好了位置（qemu-img map 能看到偏移），但几乎什么都没存",
+    "falloc": "宿主机上预留了整个大小（du），但从未写入（对 SEEK_DATA 来说是空洞）",
+    "full": "宿主机上整个大小都已写入",
 }
 
 
@@ -172,6 +211,9 @@ def _preallocated(host: Host, p: StorageParams, mode: str) -> Check:
         f"written (SEEK_DATA) {_size(data_bytes)}, clusters placed: {'all' if placed else 'not all'}",
         hint=f"each mode is chosen when its image is created ({p.prealloc_size_mib} MiB, a new file each): "
         "du says what is stored, du --apparent-size the file's length, qemu-img map whether clusters are placed",
+        zh=f"preallocation={mode}：{_WHAT_ZH[mode]}",
+        hint_zh=f"每种模式都要在创建镜像时选定（每个 {p.prealloc_size_mib} MiB，各自是一个新文件）：du "
+        "显示实际存储了多少，du --apparent-size 显示文件长度，qemu-img map 显示簇是否已分配位置",
     )
 
 
@@ -187,6 +229,13 @@ def _preallocated(host: Host, p: StorageParams, mode: str) -> Check:
         "in the definition.",
         "write the <disk> XML (<driver name='qemu' type='qcow2' discard='unmap'/>, source, target) to a file, then "
         "virsh attach-device DOMAIN FILE, live and persistent",
+    ),
+    zh="挂上数据盘，让虚拟机的 discard 请求能到达镜像",
+    hints_zh=(
+        "只有虚拟磁盘把虚拟机的 discard（TRIM）请求传下去，它们才能到达镜像：这由驱动的 discard 设置决定，而 "
+        "virsh attach-disk 设置不了它。把磁盘挂到运行中的虚拟机上，同时写进持久化配置。",
+        "把 <disk> XML（<driver name='qemu' type='qcow2' discard='unmap'/>、source、target）写进一个文件，"
+        "然后执行 virsh attach-device DOMAIN FILE，在线并持久化",
     ),
 )
 def attach(host: Host, p: StorageParams) -> Checks:
@@ -207,6 +256,9 @@ def attach(host: Host, p: StorageParams) -> Checks:
         f"persistent: {_describe(config_disk)}",
         hint="without discard='unmap' in the disk's <driver>, QEMU ignores the guest's discards (the default); the "
         "running guest and the persistent definition are separate copies: both need the disk",
+        zh=f"{p.data_target} 是 {Path(p.data).name}，带 discard='unmap'，运行时配置和持久化配置中都是如此",
+        hint_zh="磁盘的 <driver> 里没有 discard='unmap' 时，QEMU 会忽略虚拟机的 discard 请求（默认行为）；"
+        "运行中的虚拟机和持久化配置是两份独立的副本：两边都要有这块磁盘",
     )
 
 
@@ -225,6 +277,12 @@ def _describe(disk: DiskXML | None) -> str:
         "and the host's file shrinks.",
         "in the guest: mount /dev/vdb MOUNTPOINT && fstrim -v MOUNTPOINT (the guest names the new disk vdb)",
     ),
+    zh="在虚拟机里对数据盘做 trim",
+    hints_zh=(
+        "客户机的文件系统只是在自己的位图里释放块；只有虚拟机发出 discard，下面的磁盘才会知道。fstrim "
+        "会对已挂载文件系统的全部空闲空间发出 discard；随后 qcow2 释放这些簇，宿主机上的文件就变小了。",
+        "在虚拟机里：mount /dev/vdb MOUNTPOINT && fstrim -v MOUNTPOINT（虚拟机把新磁盘命名为 vdb）",
+    ),
 )
 def trim(host: Host, p: StorageParams) -> Checks:
     allocated = host.image(p.data).allocated
@@ -237,6 +295,9 @@ def trim(host: Host, p: StorageParams) -> Checks:
         actual="missing" if allocated is None else f"stores {_size(allocated)}",
         hint="the blocks of a file deleted in the guest stay stored on the host until the guest discards them, and "
         "the discards reach the image only through a disk that passes them on (then du on the host drops)",
+        zh=f"虚拟机里的 fstrim 把已删除文件占用的 {p.deleted_mib} MiB 还给了宿主机",
+        hint_zh="虚拟机里删除的文件，其数据块在宿主机上会一直占着空间，直到虚拟机对它们发出 discard；而且 "
+        "discard 只有经过一块会传递它的磁盘才能到达镜像（之后宿主机上 du 的结果就会下降）",
     )
 
 
@@ -251,6 +312,12 @@ def trim(host: Host, p: StorageParams) -> Checks:
         "kernel the new size at once, no reboot. Sizes without a unit are KiB: a bare number may shrink the disk "
         "under its filesystem.",
         "virsh blockresize DOMAIN TARGET SIZE, the size with its unit",
+    ),
+    zh="给运行中虚拟机的数据盘扩容",
+    hints_zh=(
+        "正在使用的镜像归 QEMU 管（锁在它手里）：要通过 QEMU 扩容，virtio-blk 会立刻把新大小告诉客户机内核，"
+        "不用重启。不带单位的大小按 KiB 计算：只写一个数字，可能会在文件系统底下把磁盘缩小。",
+        "virsh blockresize DOMAIN TARGET SIZE，大小要带单位",
     ),
 )
 def resize(host: Host, p: StorageParams) -> Checks:
@@ -267,6 +334,9 @@ def resize(host: Host, p: StorageParams) -> Checks:
         hint=f"the running QEMU resizes the image it holds (and tells the guest); the unit matters: a bare number is "
         f"KiB, so {p.data_resized_mib} alone shrinks the disk to {p.data_resized_mib} KiB. qemu-img is refused on "
         "an image in use",
+        zh=f"{Path(p.data).name} 已扩容到 {p.data_resized_mib} MiB，运行中的 QEMU 也在使用这个大小",
+        hint_zh="由运行中的 QEMU 修改它持有的镜像的大小（并通知虚拟机）；单位很重要：裸数字按 KiB 计，所以只写 "
+        f"{p.data_resized_mib} 会把磁盘缩小到 {p.data_resized_mib} KiB。对正在使用的镜像，qemu-img 会被拒绝",
     )
     yield _guest_sees(host, p, live_size)
     yield _data_intact(host, p)
@@ -305,6 +375,10 @@ def _guest_sees(host: Host, p: StorageParams, live_size: int | None) -> Check:
         hint="virtio-blk tells a running guest about a new capacity at once (dmesg: 'detected capacity change'): an "
         "online resize needs no shutdown, no offline qemu-img and no restart. Then the guest grows its partition "
         "and filesystem (growpart, resize2fs)",
+        zh=f"客户机内核看到数据盘的大小是 {p.data_resized_mib} MiB，而且没有重启",
+        hint_zh="virtio-blk 会立刻把新容量告诉运行中的虚拟机（dmesg：'detected capacity change'）："
+        "在线扩容不需要关机、不需要离线用 qemu-img，也不需要重启。之后由虚拟机自己扩展分区和文件系统（growpart、"
+        "resize2fs）",
     )
 
 
@@ -327,4 +401,6 @@ def _data_intact(host: Host, p: StorageParams) -> Check:
         actual=problem or f"e2fsck {fsck}, {kept}",
         hint="a disk shrunk under its filesystem loses whatever lay beyond the new end: never shrink a disk in use, "
         "and give sizes a unit",
+        zh=f"数据盘的文件系统经过 trim 和扩容后完好无损（{p.keep_file} 还在）",
+        hint_zh="在文件系统底下缩小磁盘，新末尾之后的数据就全丢了：绝不要缩小正在使用的磁盘，大小一定要带单位",
     )
