@@ -33,6 +33,14 @@ def _metadata(xml: DomainXML | None, p: ApiParams) -> tuple[bool, str]:
         "virsh start DOMAIN; virsh autostart DOMAIN; virsh metadata DOMAIN --uri URI --key KEY --set 'XML' plus "
         "the options for the running domain and the definition",
     ),
+    zh="用 virsh：启动虚拟机、设置开机自启、写入你的元数据",
+    hints_zh=(
+        "virsh 是 libvirt API 之上的 shell：启动已定义的域、让它随守护进程一起启动、把你自己的 XML "
+        "存进它的定义，各用一条命令。元数据由它的命名空间 URI 标识；和大多数修改一样，"
+        "它可以作用于运行中的域、持久化定义，或者两者。",
+        "virsh start DOMAIN；virsh autostart DOMAIN；virsh metadata DOMAIN --uri URI --key KEY --set "
+        "'XML'，再加上作用于运行中的域和持久化定义的两个选项",
+    ),
 )
 def with_virsh(host: Host, p: ApiParams) -> Checks:
     vm = host.domain(p.domain)
@@ -43,6 +51,8 @@ def with_virsh(host: Host, p: ApiParams) -> Checks:
         expected="running",
         actual=vm.state,
         hint="a defined domain does not run until it is started",
+        zh=f"{p.domain} 正在运行",
+        hint_zh="已定义的域在启动之前不会运行",
     )
     yield check(
         "virsh-autostart",
@@ -51,6 +61,8 @@ def with_virsh(host: Host, p: ApiParams) -> Checks:
         expected="autostart",
         actual="autostart" if vm.is_autostart else "no autostart",
         hint="running now says nothing about the next time the daemon starts: that is a flag of its own",
+        zh=f"{p.domain} 会随 libvirtd 一起启动",
+        hint_zh="现在在运行，不代表下次守护进程启动时它也会启动：那是一个单独的标志",
     )
     live_ok, live_seen = _metadata(vm.live, p)
     config_ok, config_seen = _metadata(vm.config, p)
@@ -62,6 +74,8 @@ def with_virsh(host: Host, p: ApiParams) -> Checks:
         actual=f"live: {live_seen}; config: {config_seen}",
         hint="metadata lives in the domain's XML under your namespace URI; the running domain and the persistent "
         "definition are separate copies, and each must get it",
+        zh=f"{p.domain} 带着你的元数据，现在有，重启后也有",
+        hint_zh="元数据放在域的 XML 里、你的命名空间 URI 下；运行中的域和持久化定义是两份独立的副本，两份都要写",
     )
 
 
@@ -75,6 +89,14 @@ def with_virsh(host: Host, p: ApiParams) -> Checks:
         "register libvirt's default event loop and run it in a thread; conn = libvirt.open(URI); "
         "dom = conn.defineXML(XML); dom.create()",
     ),
+    zh="通过 API：带事件循环连接，然后定义并启动第二台虚拟机",
+    hints_zh=(
+        "程序通过在某个 URI 上打开的连接和 libvirt 通信。用 XML 定义（define）得到的是持久化的域，"
+        "关机时也依然存在；用 XML 创建（create）得到的是临时虚拟机，一停止就彻底没了。"
+        "启动已定义的域是另一个单独的调用（它的历史名字叫 create）。",
+        "注册 libvirt 的默认事件循环，并在一个线程里运行它；conn = libvirt.open(URI)；dom = "
+        "conn.defineXML(XML)；dom.create()",
+    ),
 )
 def define(host: Host, p: ApiParams) -> Checks:
     api = host.domain(p.api_domain)
@@ -86,6 +108,9 @@ def define(host: Host, p: ApiParams) -> Checks:
         actual="persistent" if api.is_persistent else ("transient" if api.exists else "absent"),
         hint="a domain created straight from XML is transient: it vanishes when it stops, keeps no autostart and "
         "no persistent metadata; only a defined domain persists",
+        zh=f"{p.api_domain} 已定义（持久化）",
+        hint_zh="直接从 XML 创建的域是临时的：一停止就消失，既不能开机自启，也留不住持久化的元数据；"
+        "只有定义出来的域才会持久存在",
     )
     yield check(
         "api-running",
@@ -94,6 +119,8 @@ def define(host: Host, p: ApiParams) -> Checks:
         expected="running",
         actual=api.state,
         hint="defining a domain does not start it",
+        zh=f"{p.api_domain} 正在运行",
+        hint_zh="定义一个域并不会启动它",
     )
 
 
@@ -107,6 +134,14 @@ def define(host: Host, p: ApiParams) -> Checks:
         "dom.setAutostart(1); dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, XML, KEY, URI, FLAGS) with the "
         "flags for both views",
     ),
+    zh="通过 API：设置开机自启，写入你的元数据，运行时和持久化配置里都要有",
+    hints_zh=(
+        "开机自启是持久化域的一个属性。setMetadata 把你的 XML 元素存到你的命名空间 URI 下；它的 flags "
+        "决定作用于运行中的域、持久化定义还是两者：默认值（当前状态）对运行中的域只改运行时配置，"
+        "下次启动就丢了。",
+        "dom.setAutostart(1)；dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, XML, KEY, URI, "
+        "FLAGS)，flags 要同时选中两种配置",
+    ),
 )
 def configure(host: Host, p: ApiParams) -> Checks:
     api = host.domain(p.api_domain)
@@ -117,6 +152,8 @@ def configure(host: Host, p: ApiParams) -> Checks:
         expected="autostart",
         actual="autostart" if api.is_autostart else "no autostart",
         hint="running now says nothing about the next time the daemon starts: the domain has to be marked",
+        zh=f"{p.api_domain} 会随 libvirtd 一起启动",
+        hint_zh="现在在运行，不代表下次守护进程启动时它也会启动：必须给这个域打上自启标记",
     )
     live_ok, live_seen = _metadata(api.live, p)
     yield check(
@@ -127,6 +164,9 @@ def configure(host: Host, p: ApiParams) -> Checks:
         actual=live_seen,
         hint="the running domain does not have it: the flags chose the definition only, or the namespace URI "
         "(what identifies metadata, not the key) is not the asked one",
+        zh=f"运行中的 {p.api_domain} 带着你的元数据",
+        hint_zh="运行中的域没有这份元数据：要么 flags 只选了持久化定义，要么命名空间 URI（标识元数据的是它，"
+        "而不是 key）不是要求的那个",
     )
     config_ok, config_seen = _metadata(api.config, p)
     yield check(
@@ -137,6 +177,8 @@ def configure(host: Host, p: ApiParams) -> Checks:
         actual=config_seen,
         hint="the persistent definition does not have it: on a running domain, the default flags (the current "
         "state) change the live domain only",
+        zh=f"{p.api_domain} 的持久化定义里也有它（重启后依然存在）",
+        hint_zh="持久化定义里没有它：对运行中的域，默认的 flags（当前状态）只改运行时的域",
     )
 
 
@@ -149,6 +191,14 @@ def configure(host: Host, p: ApiParams) -> Checks:
         "event (STARTED, STOPPED...) and a detail code (why: booted, destroyed...).",
         "conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, CALLBACK, None), the callback "
         "appending 'NAME EVENT DETAIL' to the events file; then dom.destroy() and dom.create()",
+    ),
+    zh="通过 API：用回调记录它的生命周期事件，并重启它",
+    hints_zh=(
+        "libvirt 通过连接推送事件；"
+        "客户端要有事件循环在轮询这个连接才能收到——事件循环要在打开连接之前注册，并且一直运行。"
+        "生命周期回调会收到域、事件（STARTED、STOPPED 等）和一个详情码（原因：正常启动、被强制关闭等）。",
+        "conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, CALLBACK, None)，"
+        "回调把 'NAME EVENT DETAIL' 追加到事件文件；然后 dom.destroy() 和 dom.create()",
     ),
 )
 def events(host: Host, p: ApiParams) -> Checks:
@@ -171,4 +221,7 @@ def events(host: Host, p: ApiParams) -> Checks:
         hint="the events file holds what your callback was told, as it happened: a stop the guest never had (or "
         "with another detail code than libvirt's) was not seen by a callback; the guest has to stop and start "
         "again while the callback is registered and the event loop runs",
+        zh=f"你的生命周期回调看到了 {p.api_domain} 的启动和停止",
+        hint_zh="事件文件里应当是你的回调实时收到的内容：虚拟机从没发生过的停止（或详情码和 libvirt "
+        "记录的不一致），不可能是回调看到的；必须在回调已注册、事件循环在运行时，让虚拟机停止再启动",
     )

@@ -32,6 +32,12 @@ def _devices(vm: Domain) -> str:
         "kvmlab doctor (or doctor --json, its accel field), then write that one word, kvm or tcg, into the verdict "
         "file",
     ),
+    zh="记下虚拟机实际使用的加速器",
+    hints_zh=(
+        "/dev/kvm 存在不等于 KVM 能用：有些宿主机提供的 /dev/kvm，普通客户机内核在上面会卡死。kvmlab "
+        "靠实际尝试来判断（用 KVM 启动一台虚拟机，不行就退回 TCG），并把结论缓存起来。",
+        "运行 kvmlab doctor（或 doctor --json，看其中的 accel 字段），然后把那一个词（kvm 或 tcg）写进结论文件",
+    ),
 )
 def verdict(host: Host, p: BasicsParams) -> Checks:
     decided = host.accel  # the cached verdict: deciding boots a guest, never done in the middle of a check
@@ -46,6 +52,10 @@ def verdict(host: Host, p: BasicsParams) -> Checks:
         "the file holds one word, kvm or tcg"
         if decided
         else "there is no verdict to compare with: run kvmlab doctor once, then check again",
+        zh=f"你的加速结论（在 {p.verdict_file} 中）与本机一致",
+        hint_zh="看看 kvmlab doctor 的结论和理由：/dev/kvm 存在并不代表 KVM 能用；文件里只写一个词：kvm 或 tcg"
+        if decided
+        else "还没有可以比较的结论：先运行一次 kvmlab doctor，再检查",
     )
 
 
@@ -59,6 +69,15 @@ def verdict(host: Host, p: BasicsParams) -> Checks:
         "virsh dumpxml --inactive PV_DOMAIN > FILE; in FILE change the name, drop <uuid>, <mac> and every "
         "<address>, point the disk at your image on bus ide (hda), set the NIC model to e1000, give it its own "
         "console log; then define it from FILE",
+    ),
+    zh="定义第二台使用模拟设备的虚拟机",
+    hints_zh=(
+        "模拟设备模仿真实硬件（Intel PIIX IDE 控制器、Intel e1000 网卡），所以系统自带的驱动就能用；"
+        "半虚拟化（virtio）设备只存在于虚拟机里，需要 virtio 驱动。虚拟机就是它的 XML："
+        "把第一台虚拟机的定义复制一份改一改，就能定义出第二台。",
+        "virsh dumpxml --inactive PV_DOMAIN > FILE；在 FILE 里改名字，删掉 <uuid>、<mac> 和所有 "
+        "<address>，把磁盘指向你的镜像并放到 ide 总线上（hda），网卡型号改成 e1000，给它单独的串口日志；"
+        "然后用 FILE 定义它",
     ),
 )
 def emulated_guest(host: Host, p: BasicsParams) -> Checks:
@@ -74,6 +93,9 @@ def emulated_guest(host: Host, p: BasicsParams) -> Checks:
         actual=_devices(pv),
         hint=f"the paravirtual guest came with the lab and stays as it is: edit a copy of its XML, not the guest "
         f"itself (kvmlab lab reset virt-basics rebuilds {p.pv_domain})",
+        zh=f"{p.pv_domain} 仍然是 virtio 磁盘和 virtio 网卡（模拟设备的虚拟机是另建的一台）",
+        hint_zh="半虚拟化虚拟机是实验自带的，要保持原样：要改的是它 XML 的副本，"
+        f"而不是这台虚拟机本身（kvmlab lab reset virt-basics 会重建 {p.pv_domain}）",
     )
 
     decided = host.accel
@@ -87,6 +109,8 @@ def emulated_guest(host: Host, p: BasicsParams) -> Checks:
         actual="defined" if config is not None else emu.state if emu.exists else "absent",
         hint="a guest that outlives its next stop needs a persistent definition, made from your XML file "
         "(a guest created straight from XML is transient)",
+        zh=f"{p.emu_domain} 已定义（持久化）",
+        hint_zh="要让虚拟机停止后依然存在，需要用你的 XML 文件做持久化定义（直接从 XML 创建的虚拟机是临时的）",
     )
     yield check(
         "emu-domain-type",
@@ -95,6 +119,8 @@ def emulated_guest(host: Host, p: BasicsParams) -> Checks:
         expected=f"<domain type='{decided.domain_type}'>" if decided else NO_VERDICT,
         actual=f"<domain type='{config.domain_type}'>" if config is not None else "not defined",
         hint="type='kvm' needs a working /dev/kvm; type='qemu' is TCG, QEMU's software CPU",
+        zh=f"它的域类型用的是本机的加速器（{decided.domain_type if decided else '尚未判定'}）",
+        hint_zh="type='kvm' 需要一个能用的 /dev/kvm；type='qemu' 就是 TCG，即 QEMU 用软件模拟的 CPU",
     )
     emu_disk = next((d for d in config.disks() if d.source == p.emu_disk), None) if config else None
     yield check(
@@ -107,6 +133,9 @@ def emulated_guest(host: Host, p: BasicsParams) -> Checks:
         else _devices(emu),
         hint="a disk's <target> names its bus (IDE disks are hd*); an IDE disk has a drive address, not the "
         "PCI slot the virtio disk had",
+        zh=f"它的磁盘 {Path(p.emu_disk).name} 挂在模拟的 IDE 总线上",
+        hint_zh="磁盘的 <target> 决定它在哪条总线上（IDE 磁盘叫 hd*）；IDE 磁盘用的是驱动器地址，而不是原来 "
+        "virtio 磁盘的 PCI 插槽",
     )
     emu_nics = [i for i in config.interfaces() if i.source_network == p.network] if config else []
     yield check(
@@ -116,6 +145,8 @@ def emulated_guest(host: Host, p: BasicsParams) -> Checks:
         expected=f"model e1000 on network {p.network}",
         actual=_devices(emu),
         hint="a NIC's <model> chooses the hardware the guest sees: virtio is the paravirtual one",
+        zh=f"它接在 {p.network} 上的网卡是模拟的 Intel e1000",
+        hint_zh="网卡的 <model> 决定客户机看到的是哪种硬件：virtio 是半虚拟化的那种",
     )
 
 
@@ -127,6 +158,12 @@ def emulated_guest(host: Host, p: BasicsParams) -> Checks:
         "(vd* for virtio-blk, sd* for an IDE disk through ata_piix) and the PCI ids on its bus.",
         "start the emulated guest, then ask each guest (its agent) for /proc/partitions and its PCI devices",
     ),
+    zh="启动它，对比两台虚拟机各自看到了什么",
+    hints_zh=(
+        "libvirt 的 XML 说的是向 QEMU 要了什么；客户机内核说的是它实际发现了什么："
+        "它的磁盘名（virtio-blk 是 vd*，经 ata_piix 识别的 IDE 磁盘是 sd*）和它总线上的 PCI ID。",
+        "启动模拟设备的虚拟机，然后通过 agent 询问每台虚拟机的 /proc/partitions 和 PCI 设备",
+    ),
 )
 def compare(host: Host, p: BasicsParams) -> Checks:
     emu = host.domain(p.emu_domain)
@@ -137,6 +174,8 @@ def compare(host: Host, p: BasicsParams) -> Checks:
         expected="running",
         actual=emu.state,
         hint="a defined guest stays shut off until it is started",
+        zh=f"{p.emu_domain} 正在运行",
+        hint_zh="已定义的虚拟机在启动之前一直是关机状态",
     )
 
     # What each guest kernel itself sees, asked through its agent.
@@ -159,6 +198,8 @@ def compare(host: Host, p: BasicsParams) -> Checks:
         if pv_guest
         else f"the guest does not answer ({pv.state})",
         hint=f"kvmlab lab reset virt-basics rebuilds {p.pv_domain}",
+        zh=f"在 {p.pv_domain} 里：virtio 磁盘是 vda，virtio_net 创建了一个网卡",
+        hint_zh=f"kvmlab lab reset virt-basics 会重建 {p.pv_domain}",
     )
 
     emu_guest = emu.guest
@@ -172,6 +213,8 @@ def compare(host: Host, p: BasicsParams) -> Checks:
         expected="sda, no vd*",
         actual=f"disks {', '.join(disks) or 'none'}" if emu_guest else f"the guest does not answer ({emu.state})",
         hint="vda means a virtio disk: the disk must be on the IDE bus; no answer means the guest is not (yet) up",
+        zh=f"在 {p.emu_domain} 里：磁盘是 sda（ata_piix，模拟的 PIIX IDE 控制器），没有 vda",
+        hint_zh="vda 说明是 virtio 磁盘：磁盘必须挂在 IDE 总线上；没有应答说明虚拟机还没（完全）起来",
     )
     pci = emu_guest.pci_devices() if emu_guest else []
     e1000 = [d for d in pci if d.id == E1000_PCI_ID]
@@ -190,4 +233,6 @@ def compare(host: Host, p: BasicsParams) -> Checks:
         if emu_guest
         else f"the guest does not answer ({emu.state})",
         hint="1af4:1000 is a virtio NIC: the NIC's model decides which one the guest gets",
+        zh=f"在 {p.emu_domain} 里：客户机的 PCI 总线上有一块 e1000（{E1000_PCI_ID}）",
+        hint_zh="1af4:1000 是 virtio 网卡：客户机拿到哪种网卡，由网卡的型号（model）决定",
     )
