@@ -26,6 +26,7 @@ from kvmlab.grading import Report
 from kvmlab.host import Host
 from kvmlab.labs import registry
 from kvmlab.labs.base import Params
+from kvmlab.pictures import Drawing, Plot
 from kvmlab.quiz.widget import QuizCard, quiz_card
 from kvmlab.session import LabSession
 from kvmlab.trainee import current
@@ -167,6 +168,53 @@ class NotebookLab:
     def quiz(self, lang: str | None = None) -> QuizCard:
         """The quiz card of this lab's topic (same checking and progress as `kvmlab quiz`)."""
         return quiz_card(self.session.lab.topic, lang or self.lang, self.session.trainee.name)
+
+    # -- pictures (kvmlab.pictures: graphviz and matplotlib load when a cell draws) ------------
+
+    def _param(self, name: str, instead: str) -> str:
+        value = getattr(self.params, name, None)
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"lab {self.session.lab.id} has no p.{name}", f"name it: {instead}")
+        return value
+
+    def show_chain(self, path: str | None = None, guest: str | None = None) -> Drawing:
+        """The backing chain of ``path`` drawn base to active layer (default: the disk of the lab's guest, p.domain)."""
+        from kvmlab.pictures import chain
+
+        if path is None:
+            guest = guest or self._param("domain", "lab.show_chain('/path/to/image.qcow2')")
+            path = chain.guest_disk(self.host, guest)
+        return chain.draw_chain(path, guest)
+
+    def show_network(self, only: str | None = None, everything: bool = False) -> Drawing:
+        """Guests, taps, bridges and libvirt networks now: this lab's and what its guests plug into (default),
+        the objects whose name contains ``only``, or ``everything`` on this host."""
+        from kvmlab.pictures import network
+
+        names: str | set[str] | None = only
+        if only is None and not everything:
+            owned = self.session.owners.load().of_lab(self.session.lab.id)
+            names = {o.name for o in owned if o.kind in ("domain", "network", "bridge")} or None
+            if names is None:
+                print("This lab has no guest or network of its own yet: the whole host is drawn.")
+        return network.draw_network(self.host.connection.conn, names)
+
+    def plot_migration(self, samples: list[dict[str, object]] | None = None) -> Plot:
+        """Pre-copy rounds: remaining RAM and dirty rate per query-migrate reply (default: the last migration the
+        source QEMU traced, p.source_trace)."""
+        from kvmlab.pictures import migration
+
+        if samples is not None:
+            return migration.plot_migration(samples)
+        instead = "lab.plot_migration(samples), a list of query-migrate replies"
+        return migration.plot_migration(migration.last_attempt(self._param("source_trace", instead)))
+
+    def plot_bench(self, results: str | dict[str, object] | None = None) -> Plot:
+        """qemu-img bench seconds per format and preallocation mode (default: the lab's results file, p.results)."""
+        from kvmlab.pictures import bench
+
+        instead = 'lab.plot_bench({"count": N, "runs": [...]})'
+        return bench.plot_bench(results if results is not None else self._param("results", instead))
 
     def finish(self) -> None:
         for note in self.session.finish():

@@ -17,12 +17,22 @@ pays for them, a notebook only when it draws.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MIB = 1024 * 1024
+
+
+class Drawing(Protocol):
+    """What a ``graphviz.Digraph`` offers: its DOT source, dot's output (``pipe(format="svg")``), files (``render``);
+    JupyterLab shows it as SVG."""
+
+    @property
+    def source(self) -> str: ...
+
+    def pipe(self, format: str | None = None) -> bytes: ...
 
 
 def new_figure(width: float = 8.0, height: float = 4.5) -> Figure:

@@ -56,12 +56,12 @@ def samples_of(replies: Sequence[Mapping[str, Any]]) -> list[Sample]:
     return samples
 
 
-def trace_samples(trace: str | Path | Attempt) -> list[dict[str, Any]]:
-    """The query-migrate replies of the last migration in a trace file (or of this attempt)."""
-    attempt = trace if isinstance(trace, Attempt) else MigrationTrace(trace).last()
+def last_attempt(trace: str | Path) -> Attempt:
+    """The last migration in a QEMU's trace file, with its query-migrate replies (``samples``)."""
+    attempt = MigrationTrace(trace).last()
     if attempt is None:
         raise UsageError(f"no migration in {trace}", "migrate first, with query-migrate while it runs")
-    return attempt.samples
+    return attempt
 
 
 def plot_migration(replies: Sequence[Mapping[str, Any]] | Attempt, title: str | None = None) -> Plot:

@@ -15,6 +15,7 @@ prefix) and what they are plugged into.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,27 +116,35 @@ def host_links(sys_net: Path = SYS_NET) -> tuple[dict[str, list[str]], set[str]]
 
 def gather(conn: libvirt.virConnect, sys_net: Path = SYS_NET) -> Topology:
     """Everything libvirt and sysfs say now."""
-    networks = []
+    networks, guests = [], []
     for net in conn.listAllNetworks(0):
-        active = net.isActive() == 1
-        networks.append(net_info(NetworkXML.from_xml(net.XMLDesc(0)), active))
-    guests = []
+        try:
+            networks.append(net_info(NetworkXML.from_xml(net.XMLDesc(0)), net.isActive() == 1))
+        except libvirt.libvirtError:  # gone since it was listed
+            continue
     for dom in conn.listAllDomains(0):
-        running = dom.isActive() == 1
-        guests.append(guest_info(DomainXML.from_xml(dom.XMLDesc(0)), running))
+        try:
+            guests.append(guest_info(DomainXML.from_xml(dom.XMLDesc(0)), dom.isActive() == 1))
+        except libvirt.libvirtError:
+            continue
     bridges, taps = host_links(sys_net)
     return Topology(sorted(networks, key=lambda n: n.name), sorted(guests, key=lambda g: g.name), bridges, taps)
 
 
-def only_matching(topo: Topology, only: str) -> Topology:
-    """The objects whose name contains ``only``, and what their guests are plugged into."""
-    guests = [g for g in topo.guests if only in g.name]
+def only_matching(topo: Topology, only: str | Collection[str]) -> Topology:
+    """The objects ``only`` names (a text: names that contain it; a collection: these names), and what their guests
+    are plugged into."""
+
+    def named(name: str) -> bool:
+        return only in name if isinstance(only, str) else name in only
+
+    guests = [g for g in topo.guests if named(g.name)]
     used_nets = {n.source for g in guests for n in g.nics if n.type == "network"}
-    networks = [n for n in topo.networks if only in n.name or n.name in used_nets]
+    networks = [n for n in topo.networks if named(n.name) or n.name in used_nets]
     taps = {n.tap for g in guests for n in g.nics if n.tap}
-    named = {n.source for g in guests for n in g.nics if n.type in ("bridge", "direct") and n.source}
-    keep = {n.bridge for n in networks if n.bridge} | named
-    keep |= {br for br, ports in topo.bridges.items() if only in br or taps & set(ports)}
+    plugged = {n.source for g in guests for n in g.nics if n.type in ("bridge", "direct") and n.source}
+    keep = {n.bridge for n in networks if n.bridge} | plugged
+    keep |= {br for br, ports in topo.bridges.items() if named(br) or taps & set(ports)}
     bridges = {
         br: [p for p in ports if p in taps or p not in topo.taps]  # other guests' taps are someone else's
         for br, ports in topo.bridges.items()
@@ -233,7 +242,9 @@ def _wanted(topo: Topology, nic: Nic) -> tuple[str, str] | None:
     return None
 
 
-def draw_network(conn: libvirt.virConnect, only: str | None = None, sys_net: Path = SYS_NET) -> graphviz.Digraph:
-    """The host's libvirt networks, bridges, taps and guests now; ``only``: objects whose name contains it."""
+def draw_network(
+    conn: libvirt.virConnect, only: str | Collection[str] | None = None, sys_net: Path = SYS_NET
+) -> graphviz.Digraph:
+    """The host's libvirt networks, bridges, taps and guests now; ``only``: see only_matching (None: everything)."""
     topo = gather(conn, sys_net)
-    return network_graph(only_matching(topo, only) if only else topo)
+    return network_graph(topo if only is None else only_matching(topo, only))
