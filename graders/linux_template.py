@@ -40,6 +40,14 @@ def _clock(t: float) -> str:
         "virt-sysprep -a IMAGE, plus the customize options that set the hostname and put the machine-id "
         "back into its first-boot state (libguestfs 1.48 writes a fresh id into an emptied one)",
     ),
+    zh="封装黄金镜像",
+    hints_zh=(
+        "复制镜像之前，先把每台机器必须各不相同的东西都从镜像里删掉：machine-id、SSH 主机密钥、主机名、"
+        "日志和 shell 历史。"
+        "每个克隆在首次启动时生成自己的一份。虚拟机已经关机，所以是离线修改镜像。",
+        "virt-sysprep -a IMAGE，再加上设置主机名的定制选项，以及把 machine-id 恢复成首次启动状态的定制选项"
+        "（libguestfs 1.48 会往清空的文件里写入一个新的 id）",
+    ),
 )
 def sealed(host: Host, p: TemplateParams) -> Checks:
     machine_id: str | None = None
@@ -69,6 +77,12 @@ def sealed(host: Host, p: TemplateParams) -> Checks:
         "file or one that says 'uninitialized' makes the next boot a first boot, which writes a new id; an "
         "empty file gets an id too, but that boot is not a first boot (ConditionFirstBoot= units do not run). "
         "virt-sysprep empties the file, and libguestfs 1.48's customize step then writes a fresh id into it",
+        zh="后端镜像中的 /etc/machine-id 表示“首次启动”（文件不存在，或内容为 uninitialized）",
+        hint_zh="共用同一个 machine-id 的克隆，DHCP 客户端标识和 journal 标识也相同。按 machine-id(5)："
+        "文件不存在或内容为 "
+        "uninitialized 时，下一次启动就是首次启动，会写入新的 id；空文件也会在启动时得到一个 id，但那次启动不算首次启动"
+        "（ConditionFirstBoot= 的 unit 不会运行）。virt-sysprep 会清空这个文件，而 libguestfs 1.48 的定制步骤随后又往里"
+        "写入一个新的 id",
     )
     yield check(
         "sealed-ssh-keys",
@@ -77,6 +91,8 @@ def sealed(host: Host, p: TemplateParams) -> Checks:
         expected="no /etc/ssh/ssh_host_*",
         actual=problem or ", ".join(keys or []) or "none",
         hint="clones sharing one host key can impersonate each other: virt-sysprep has an operation that removes them",
+        zh="后端镜像里没有 SSH 主机密钥（每个克隆自己生成）",
+        hint_zh="共用同一套主机密钥的克隆可以互相冒充：virt-sysprep 有一个专门删除它们的操作",
     )
     yield check(
         "sealed-hostname",
@@ -86,6 +102,8 @@ def sealed(host: Host, p: TemplateParams) -> Checks:
         actual=problem or hostname or "empty",
         hint="the template's own name must not reach the clones: the sealing tools can set a neutral one "
         "(a customize option) in the same run",
+        zh=f"后端镜像的主机名已重置（{' 或 '.join(p.sealed_hostnames)}）",
+        hint_zh="模板自己的主机名不能带到克隆里：封装工具可以在同一次运行中设置一个中性的主机名（用一个定制选项）",
     )
     yield check(
         "sealed-logs",
@@ -94,6 +112,8 @@ def sealed(host: Host, p: TemplateParams) -> Checks:
         expected=f"{', '.join(LOGS)} empty or removed",
         actual=problem or ", ".join(logs) or "empty",
         hint="a clone must not start with the template's history: virt-sysprep has an operation for log files",
+        zh="后端镜像里的日志是空的",
+        hint_zh="克隆不能带着模板的历史开始运行：virt-sysprep 有处理日志文件的操作",
     )
     yield check(
         "sealed-history",
@@ -102,6 +122,8 @@ def sealed(host: Host, p: TemplateParams) -> Checks:
         expected=f"{', '.join(HISTORIES)} empty or removed",
         actual=problem or ", ".join(history) or "empty",
         hint="shell histories carry passwords typed by mistake: virt-sysprep has an operation for them",
+        zh="后端镜像里已经没有 root 的 shell 历史",
+        hint_zh="shell 历史里可能有误输入的密码：virt-sysprep 有处理它们的操作",
     )
 
 
@@ -123,6 +145,12 @@ def _with_content(read: Callable[[str], str | None], paths: tuple[str, ...]) -> 
         "exist. File permissions make that mistake fail loudly: QEMU runs as an unprivileged user.",
         "chmod MODE IMAGE, with a mode that gives nobody write permission",
     ),
+    zh="把封装好的镜像设为只读的后端镜像",
+    hints_zh=(
+        "每个覆盖层只记录相对于后端镜像的差异，所以一旦有了克隆，就不能再写后端镜像。文件权限能让这种失误当场报错："
+        "QEMU 以非特权用户运行。",
+        "chmod MODE IMAGE，MODE 要让任何人都没有写权限",
+    ),
 )
 def read_only(host: Host, p: TemplateParams) -> Checks:
     mode = host.file(p.base).mode
@@ -134,6 +162,8 @@ def read_only(host: Host, p: TemplateParams) -> Checks:
         actual="missing" if mode is None else f"{mode:04o}",
         hint="writing the base (booting the template, a sealing tool run on it again) silently corrupts every "
         "clone built on it: take away every write permission",
+        zh="后端镜像是只读的（任何人都没有写权限）",
+        hint_zh="写入后端镜像（启动模板、对它再跑一次封装工具）会悄无声息地损坏建立在它上面的每个克隆：去掉所有写权限",
     )
 
 
@@ -145,6 +175,12 @@ def read_only(host: Host, p: TemplateParams) -> Checks:
         "have go to the base, writes stay in the overlay. It is made in milliseconds, and only once the base "
         "is final.",
         "qemu-img create -f qcow2 -b BASE -F BASE_FORMAT CLONE_DISK, once per clone",
+    ),
+    zh="在后端镜像上为每个克隆创建 qcow2 覆盖层",
+    hints_zh=(
+        "链接克隆是一个空的 qcow2 覆盖层，它的后端文件就是后端镜像：读取它没有的块时去读后端，写入留在覆盖层里。"
+        "它几毫秒就能建好，但只能在后端镜像定型之后再建。",
+        "qemu-img create -f qcow2 -b BASE -F BASE_FORMAT CLONE_DISK，每个克隆执行一次",
     ),
 )
 def overlays(host: Host, p: TemplateParams) -> Checks:
@@ -162,6 +198,9 @@ def overlays(host: Host, p: TemplateParams) -> Checks:
         actual="; ".join(described),
         hint="a linked clone is a qcow2 file whose backing file is the base, with the backing format given "
         "(QEMU no longer guesses it); a full copy (cp, qemu-img convert) costs the whole image per clone",
+        zh="每个克隆的磁盘都是建立在后端镜像上的 qcow2 覆盖层",
+        hint_zh="链接克隆是一个以后端镜像为后端文件的 qcow2 文件，并且要给出后端文件的格式（QEMU 不再猜测）；"
+        "完整复制（cp、qemu-img convert）则每个克隆都要占一整份镜像的空间",
     )
 
     # The base's last write against each overlay's birth: a base written after an overlay was made
@@ -193,6 +232,10 @@ def overlays(host: Host, p: TemplateParams) -> Checks:
         hint="an overlay records differences from the base as it was when the overlay was made: a base "
         "written afterwards (sealed late, booted, edited) changes under every clone. Seal, lock, then clone; "
         "overlays made on a base that has changed must be made again",
+        zh="后端镜像的最后一次写入早于在它上面创建的任何覆盖层（先封装，再克隆）",
+        hint_zh="覆盖层记录的是相对于创建它那一刻的后端镜像的差异：之后再写后端（封装晚了、启动过、改过）"
+        "就等于在每个克隆"
+        "底下改了数据。先封装、加锁，再克隆；后端已经变过的话，建在它上面的覆盖层就得重新创建",
     )
 
 
@@ -224,6 +267,13 @@ def _backing(host: Host, p: TemplateParams, chain: list[ImageInfo]) -> tuple[boo
         "virt-clone --original TEMPLATE --name CLONE --file CLONE_DISK, plus the option that keeps that disk as it "
         "is; then virt-xml CLONE --edit --serial log.file=...",
     ),
+    zh="定义克隆：各自的名称、UUID 和 MAC",
+    hints_zh=(
+        "克隆的定义就是模板的定义，只是把所有在 libvirt 和网络中标识一台机器的东西都换掉：名称、UUID、每个 MAC 地址；"
+        "它的磁盘是它自己的覆盖层，原样使用（不再复制一遍）。两个克隆也不能写同一个控制台日志。",
+        "virt-clone --original TEMPLATE --name CLONE --file CLONE_DISK，再加上让这块磁盘保持原样的选项；"
+        "然后 virt-xml CLONE --edit --serial log.file=...",
+    ),
 )
 def clones(host: Host, p: TemplateParams) -> Checks:
     template = host.domain(p.template)
@@ -248,6 +298,10 @@ def clones(host: Host, p: TemplateParams) -> Checks:
         actual="; ".join(rows),
         hint="each clone needs a definition of its own (new name and UUID) whose vda is its own overlay, with the "
         "driver type qcow2: opened as raw, the guest sees qcow2 metadata instead of a filesystem",
+        zh="两个克隆都已定义，各有自己的 UUID，vda 是各自的覆盖层，并以 qcow2 格式打开",
+        hint_zh="每个克隆都需要自己的定义（新的名称和 UUID），其中 vda 是它自己的覆盖层，驱动类型为 qcow2："
+        "如果按 raw 打开，"
+        "客户机看到的是 qcow2 元数据，而不是文件系统",
     )
 
     macs: dict[str, list[str]] = {}
@@ -266,6 +320,9 @@ def clones(host: Host, p: TemplateParams) -> Checks:
         or "no NICs",
         hint="two NICs with one MAC on a LAN fight over it (ARP flapping, lost DHCP leases); libvirt does not "
         "notice a duplicate: leave the MAC out of a copied definition and libvirt (or virt-clone) picks a new one",
+        zh="每个克隆都有自己的 MAC（与模板不同，与另一个克隆也不同）",
+        hint_zh="局域网里两块网卡用同一个 MAC 会互相争抢（ARP 表项来回跳变、DHCP 租约丢失）；libvirt 不会发现重复："
+        "复制来的定义里去掉 MAC，libvirt（或 virt-clone）就会另选一个新的",
     )
 
 
@@ -277,6 +334,12 @@ def clones(host: Host, p: TemplateParams) -> Checks:
         "guest prints the hostname and machine-id it found on its disk; a guest that could not read its disk "
         "prints the initramfs's defaults instead.",
         "virsh start CLONE, then wait for its readiness line (virsh console CLONE, or its console log)",
+    ),
+    zh="启动一个克隆",
+    hints_zh=(
+        "克隆从自己的覆盖层启动，凡是它自己没写过的内容，都从封装好的后端镜像读取。这台小虚拟机会打印它在磁盘上找到的"
+        "主机名和 machine-id；读不了磁盘的虚拟机打印的则是 initramfs 的默认值。",
+        "virsh start CLONE，然后等它输出就绪行（virsh console CLONE，或者看它的控制台日志）",
     ),
 )
 def boots(host: Host, p: TemplateParams) -> Checks:
@@ -313,4 +376,7 @@ def boots(host: Host, p: TemplateParams) -> Checks:
         actual=actual,
         hint="a clone that could not open its disk still boots, from the initramfs alone: it then shows "
         "hostname=kvmlab machine-id=none. Start the clone, give it a moment, and read its console",
+        zh=f"{p.clone1} 正在运行，并且是从自己的覆盖层启动的（它显示的身份与该磁盘上写的一致）",
+        hint_zh="打不开磁盘的克隆照样能启动，只是全靠 initramfs：这时它显示 hostname=kvmlab machine-id=none。"
+        "启动克隆，稍等片刻，再看它的控制台",
     )

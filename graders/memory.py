@@ -31,6 +31,13 @@ class GuestMemory:
         "definition, which virsh can change while the guest runs. And virsh reads a bare number as KiB.",
         "virsh setmaxmem DOMAIN SIZE-with-a-unit, plus the option that writes the definition",
     ),
+    zh="在持久化配置中提高最大内存",
+    hints_zh=(
+        "虚拟机有最大内存（<memory>）和当前内存（<currentMemory>，气球停留的位置）；"
+        "QEMU 启动时按最大内存给虚拟机分配 RAM，"
+        "所以新的最大值要写进持久化配置——虚拟机运行时 virsh 也能改它。另外，virsh 把不带单位的数字当作 KiB。",
+        "virsh setmaxmem DOMAIN SIZE（要带单位），再加上写入持久化配置的那个选项",
+    ),
 )
 def maximum(host: Host, p: MemoryParams) -> Checks:
     config = host.domain(p.domain).config
@@ -43,6 +50,10 @@ def maximum(host: Host, p: MemoryParams) -> Checks:
         actual=_mib(config_max, "no persistent definition"),
         hint="the maximum (<memory>) of the definition is what the next start gets: the running guest's own "
         "maximum cannot change, the definition's can; mind the unit (a bare number is KiB)",
+        zh=f"持久化配置允许的最大内存为 {p.max_mib} MiB",
+        hint_zh="下次启动用的是持久化配置里的最大内存（<memory>）：运行中虚拟机自己的最大值改不了，"
+        "持久化配置里的可以改；"
+        "注意单位（不带单位的数字是 KiB）",
     )
 
 
@@ -53,6 +64,11 @@ def maximum(host: Host, p: MemoryParams) -> Checks:
         "QEMU gives the guest its RAM when it starts: a new maximum takes effect only in a new QEMU process. "
         "A reboot inside the guest keeps the same process.",
         "virsh shutdown DOMAIN, wait until virsh domstate says shut off, then virsh start DOMAIN",
+    ),
+    zh="给虚拟机断电重启，让 QEMU 以新的最大内存启动",
+    hints_zh=(
+        "QEMU 在启动时给虚拟机分配 RAM：新的最大内存只在新的 QEMU 进程里生效。在客户机里面重启，用的还是同一个进程。",
+        "virsh shutdown DOMAIN，等到 virsh domstate 显示 shut off，再 virsh start DOMAIN",
     ),
 )
 def power_cycle(host: Host, p: MemoryParams) -> Checks:
@@ -66,6 +82,8 @@ def power_cycle(host: Host, p: MemoryParams) -> Checks:
         actual=_mib(live_max, "guest not running"),
         hint="a running guest's maximum cannot change (libvirt refuses it live): the guest must be powered off and "
         "started again (a reboot inside the guest is not enough)",
+        zh=f"运行中的虚拟机是以这个最大内存（{p.max_mib} MiB）启动的",
+        hint_zh="运行中虚拟机的最大内存不能改（libvirt 拒绝在线修改）：必须先关机再启动（在客户机里面重启不够）",
     )
 
 
@@ -78,6 +96,13 @@ def power_cycle(host: Host, p: MemoryParams) -> Checks:
         "both. QEMU's HMP balloon command moves it behind libvirt's back, in the running guest only.",
         "virsh setmem DOMAIN SIZE-with-a-unit, plus the option that changes the running guest and the one that "
         "writes the definition",
+    ),
+    zh="用气球把运行中的虚拟机调到指定大小，在线生效并持久化",
+    hints_zh=(
+        "virtio 气球可以不重启就把运行中虚拟机的内存调到最大值以内的任意大小：libvirt 可以调运行中的虚拟机，"
+        "可以把新的大小写进持久化配置（那是另一份独立的副本），也可以两者都做。QEMU 的 HMP balloon 命令绕过 libvirt，"
+        "只改运行中的虚拟机。",
+        "virsh setmem DOMAIN SIZE（要带单位），再加上修改运行中虚拟机的选项和写入持久化配置的选项",
     ),
 )
 def balloon(host: Host, p: MemoryParams) -> Checks:
@@ -94,6 +119,9 @@ def balloon(host: Host, p: MemoryParams) -> Checks:
         actual=_mib(live_current, "guest not running"),
         hint="the running guest (virsh dominfo, Used memory) is not at that size: a change meant for it has to say "
         "so, and a bare number is KiB, not MiB",
+        zh=f"运行中的虚拟机有 {p.current_mib} MiB 内存（气球的目标值）",
+        hint_zh="运行中的虚拟机（virsh dominfo 的 Used memory）不是这个大小：要改运行中的虚拟机，命令里就得明确说出来；"
+        "而且不带单位的数字是 KiB，不是 MiB",
     )
     yield check(
         "current-config",
@@ -103,6 +131,9 @@ def balloon(host: Host, p: MemoryParams) -> Checks:
         actual=_mib(config_current, "no persistent definition"),
         hint="a change made only to the running guest (QEMU's HMP balloon command included) is gone after the next "
         "boot: the persistent definition (<currentMemory> in virsh dumpxml --inactive) is a separate copy",
+        zh=f"持久化配置让虚拟机以 {p.current_mib} MiB 内存启动",
+        hint_zh="只对运行中虚拟机做的修改（包括 QEMU 的 HMP balloon 命令）在下次启动后就没了：持久化配置"
+        "（virsh dumpxml --inactive 中的 <currentMemory>）是另一份独立的副本",
     )
 
     actual = vm.memory_stats().get("actual")
@@ -114,6 +145,8 @@ def balloon(host: Host, p: MemoryParams) -> Checks:
         actual=_mib(actual, "guest not running"),
         hint="virsh dommemstat shows where the balloon is ('actual', in KiB); the guest needs its virtio_balloon "
         "driver to move it",
+        zh=f"气球给虚拟机留下 {p.current_mib} MiB（dommemstat 的 actual）",
+        hint_zh="virsh dommemstat 显示气球的位置（actual，单位 KiB）；客户机要有 virtio_balloon 驱动，气球才能调节",
     )
 
     guest = vm.guest
@@ -148,6 +181,10 @@ def balloon(host: Host, p: MemoryParams) -> Checks:
         actual=f"{_mib(deflated, '')} deflated since boot" if deflated is not None else mem,
         hint="a guest started with the new size was never given memory while it ran (its balloon only inflated "
         "at boot: /proc/vmstat balloon_inflate, balloon_deflate): the lab is about growing it without a restart",
+        zh=f"运行中的虚拟机不重启就拿到了内存（开机以来，它的气球归还了 {_mib(given_kib, '')}）",
+        hint_zh="以新大小启动的虚拟机从没在运行时被加过内存（它的气球只在开机时充过气："
+        "见 /proc/vmstat 的 balloon_inflate、"
+        "balloon_deflate）：本实验要的是不重启就把内存加上去",
     )
     yield check(
         "guest-memory",
@@ -159,4 +196,7 @@ def balloon(host: Host, p: MemoryParams) -> Checks:
         else mem,
         hint="the guest's /proc/meminfo MemTotal shrinks as the balloon inflates (/proc/vmstat balloon_inflate); "
         "the kernel keeps some memory for itself, so MemTotal is a little below what libvirt shows",
+        zh=f"客户机内部：气球占住 {_mib(held_kib, '')}，MemTotal 不超过 {p.current_mib} MiB",
+        hint_zh="气球充气时，客户机 /proc/meminfo 里的 MemTotal 随之变小（/proc/vmstat 的 balloon_inflate）；"
+        "内核自己要留一部分内存，所以 MemTotal 比 libvirt 显示的略小",
     )

@@ -58,6 +58,14 @@ def _describe_runs(runs: list[dict[str, Any]], why: str) -> str:
         "qemu-img bench -w -c COUNT -s BLOCK -t CACHE -i AIO -f FORMAT IMAGE; record the seconds it prints in "
         "the results JSON",
     ),
+    zh="用 qemu-img bench 测量 raw 和 qcow2，以及每种预分配模式",
+    hints_zh=(
+        "先测量，再调优：qemu-img bench 不需要虚拟机，直接驱动 QEMU 的块层。每次运行都要用全新的镜像（写过的 qcow2 "
+        "已经分配好了 cluster），而预分配方式决定了首次写入的开销：什么都不预留（off）、写好元数据表（metadata）、"
+        "预留空间（falloc）或者把空间写满（full）。",
+        "对 p.bench_runs 里的每个 format:mode：qemu-img create -f FORMAT -o preallocation=MODE IMAGE SIZE，然后 "
+        "qemu-img bench -w -c COUNT -s BLOCK -t CACHE -i AIO -f FORMAT IMAGE；把它输出的秒数记到结果 JSON 里",
+    ),
 )
 def bench(host: Host, p: PerfParams) -> Checks:
     data, why = host.trainee_file(p.results).json_object()
@@ -76,6 +84,10 @@ def bench(host: Host, p: PerfParams) -> Checks:
         actual=f"count {data.get('count') if data else None}; {_describe_runs(runs, why)}",
         hint="a figure counts when the image it was measured on is still there, in the format the row claims: "
         "bench a fresh raw and a fresh qcow2 image and record the seconds qemu-img bench reports",
+        zh=f"已记录 raw 和 qcow2 的基准测试数据（{p.bench_count} 次 {p.bench_block} 写入）",
+        hint_zh="只有测量所用的镜像还在、格式也和记录一致时，这条数据才算数："
+        "分别对一个全新的 raw 镜像和一个全新的 qcow2 "
+        "镜像做基准测试，记下 qemu-img bench 报告的秒数",
     )
     asked = [spec.split(":", 1) for spec in p.bench_runs]
     modes = [mode for fmt, mode in asked if fmt == "qcow2"]
@@ -86,6 +98,8 @@ def bench(host: Host, p: PerfParams) -> Checks:
         expected="qcow2 with " + ", ".join(modes),
         actual="qcow2 with " + (", ".join(sorted(str(m) for f, m in good if f == "qcow2")) or "nothing"),
         hint="preallocation is chosen when an image is created: one fresh image per mode, each benched on its own",
+        zh=f"qcow2 的每种预分配模式都测过了（{'、'.join(modes)}）",
+        hint_zh="预分配方式在创建镜像时选定：每种模式用一个全新的镜像，分别做基准测试",
     )
 
 
@@ -138,6 +152,16 @@ def _live_pins(host: Host, vm: Domain, live: DomainXML | None) -> tuple[bool, st
         "running guest and the definition; under KVM only: <cpu mode='host-passthrough'/> in the definition "
         "(virt-xml --edit --cpu host-passthrough), then a cold restart",
     ),
+    zh="绑定 vCPU 和模拟器线程，并选择加速器允许的 CPU 型号",
+    hints_zh=(
+        "每个 vCPU 都是 QEMU 进程里的一个线程，模拟器线程则是另外几个线程：绑定让它们待在选定的宿主机 CPU 上，"
+        "而这些 CPU 必须在这台宿主机上存在。运行中的虚拟机和它的持久化定义是两份独立的副本。"
+        "host-passthrough 把宿主机的 "
+        "CPU 本身交给虚拟机：只有 KVM 让客户机代码直接在它上面运行，TCG 则是模拟出一个 CPU。",
+        "virsh vcpupin DOMAIN VCPU CPULIST 和 virsh emulatorpin DOMAIN CPULIST，各自加上针对运行中虚拟机和持久化定义的"
+        "选项；仅限 KVM：在持久化定义里写 <cpu mode='host-passthrough'/>（virt-xml --edit --cpu host-passthrough），"
+        "然后冷重启",
+    ),
 )
 def cpu(host: Host, p: PerfParams) -> Checks:
     online = host.cpus.online
@@ -154,6 +178,10 @@ def cpu(host: Host, p: PerfParams) -> Checks:
         actual=_pins(config),
         hint="each vCPU needs a pin in the definition, to CPUs the host has online (virsh nodeinfo, lscpu): "
         "an edited definition naming a CPU that is not there is accepted, and the next start fails",
+        zh=f"每个 vCPU 都（持久化地）绑定到了这台宿主机上存在的 CPU（{host_cpu_text}）",
+        hint_zh="每个 vCPU 都要在持久化定义里有绑定，而且要绑定到宿主机在线的 CPU 上（virsh nodeinfo、lscpu）："
+        "手工编辑的"
+        "定义里写了不存在的 CPU 也会被接受，但下次启动会失败",
     )
     emulator = config.emulatorpin() if config else None
     yield check(
@@ -163,6 +191,8 @@ def cpu(host: Host, p: PerfParams) -> Checks:
         expected=f"a subset of {host_cpu_text}",
         actual=emulator or "no <emulatorpin>",
         hint="the emulator threads (QEMU's main loop, its I/O workers) are pinned on their own, apart from the vCPUs",
+        zh=f"模拟器线程（持久化地）绑定到了这台宿主机上存在的 CPU（{host_cpu_text}）",
+        hint_zh="模拟器线程（QEMU 的主循环和 I/O 工作线程）要单独绑定，和 vCPU 分开",
     )
     pins_ok, pins_seen = _live_pins(host, vm, live)
     yield check(
@@ -173,6 +203,9 @@ def cpu(host: Host, p: PerfParams) -> Checks:
         actual=pins_seen,
         hint="a pin written only to the definition waits for the next start: the running guest must be pinned "
         "too; the kernel's affinity is in /proc/PID/task/TID/status",
+        zh="运行中虚拟机的 vCPU 线程和模拟器线程确实运行在绑定的位置上",
+        hint_zh="只写进持久化定义的绑定要等下次启动才生效：运行中的虚拟机也要绑定；内核看到的亲和性在 "
+        "/proc/PID/task/TID/status 里",
     )
 
     decided = host.accel  # cached: deciding boots a guest, never done in the middle of a check
@@ -197,6 +230,11 @@ def cpu(host: Host, p: PerfParams) -> Checks:
         "running guest gets a new CPU model only at a cold start"
         if decided
         else "there is no accelerator verdict to compare with: run kvmlab doctor once, then check again",
+        zh=f"CPU 型号与这台宿主机的加速器相符（{decided.accel if decided else '尚未判定'}）",
+        hint_zh="host-passthrough 需要 KVM（在 TCG 下，libvirt 的 domain capabilities 显示 supported='no'），"
+        "而运行中的虚拟机只有冷启动时才会换上新的 CPU 型号"
+        if decided
+        else "没有可以对照的加速器判定结果：先运行一次 kvmlab doctor，再检查一次",
     )
 
 
@@ -220,6 +258,15 @@ def _disk_desc(disk: DiskXML | None) -> str:
         "with <driver name='qemu' type='qcow2' cache=… io=… iothread=…/>; virsh attach-device DOMAIN FILE, "
         "for the running guest and the definition",
     ),
+    zh="添加一个 IOThread 和挂在它上面的数据盘，使用这个文件系统允许的缓存模式和 AIO 模式",
+    hints_zh=(
+        "IOThread 在 QEMU 主循环之外处理一块磁盘的 I/O。cache=none 以 O_DIRECT 打开镜像（不经过宿主机页缓存），"
+        "这需要文件系统支持；io=native（Linux AIO）需要 O_DIRECT。p.disk_cache 和 p.disk_io 是本实验在你的文件系统上"
+        "试出来可用的值。",
+        "virsh iothreadadd DOMAIN ID（运行中的虚拟机和持久化定义）；用 qemu-img create 创建数据盘；写一个 <disk> XML，"
+        "其中 <driver name='qemu' type='qcow2' cache=… io=… iothread=…/>；virsh attach-device DOMAIN FILE，"
+        "同样针对运行中的虚拟机和持久化定义",
+    ),
 )
 def iothread(host: Host, p: PerfParams) -> Checks:
     vm = host.domain(p.domain)
@@ -234,6 +281,8 @@ def iothread(host: Host, p: PerfParams) -> Checks:
         actual=f"iothreads {ids or 'none'}; {p.data_target}: {_disk_desc(disk)}",
         hint="an IOThread serves only the disks that name it in their <driver>: adding the thread alone changes "
         "nothing",
+        zh=f"有一个 IOThread，并且 {p.data_target} 由它服务",
+        hint_zh="IOThread 只服务于在 <driver> 中指定了它的磁盘：只添加线程本身什么也不会改变",
     )
 
     o_direct = host.filesystem(p.data_disk).supports_o_direct
@@ -251,6 +300,8 @@ def iothread(host: Host, p: PerfParams) -> Checks:
         expected=f"cache={p.disk_cache} io={p.disk_io} (O_DIRECT {'works' if o_direct else 'does not work'} here)",
         actual=_disk_desc(disk),
         hint="io=native needs cache=none or directsync (O_DIRECT); cache=none needs a filesystem with O_DIRECT",
+        zh=f"{p.data_target} 使用 cache={p.disk_cache} io={p.disk_io}，在这个文件系统上合法",
+        hint_zh="io=native 需要 cache=none 或 directsync（O_DIRECT）；cache=none 需要支持 O_DIRECT 的文件系统",
     )
 
     live_disk = live.disk(p.data_target) if live else None
@@ -277,6 +328,8 @@ def iothread(host: Host, p: PerfParams) -> Checks:
         else (f"not running ({vm.state})" if live is None else f"no {p.data_target} in the running guest"),
         hint="the running guest and the definition are separate copies: the disk must be attached to both, "
         "with the same driver settings",
+        zh=f"运行中的虚拟机里的 {p.data_target} 与定义一致，QEMU 也确认了缓存模式和 IOThread",
+        hint_zh="运行中的虚拟机和持久化定义是两份独立的副本：磁盘要同时挂到两者上，驱动设置也要相同",
     )
 
 
@@ -296,6 +349,12 @@ def _scsi(xml: DomainXML | None) -> ControllerXML | None:
         "a <controller type='scsi' model='virtio-scsi'> XML with <driver queues=…/>; virsh attach-device DOMAIN "
         "FILE, for the running guest and the definition",
     ),
+    zh="添加一个多队列 virtio-scsi 控制器",
+    hints_zh=(
+        "每个 vCPU 一个请求队列，各个 vCPU 提交 I/O 时就不必争用同一个共享队列；队列比 vCPU 多只会增加中断。",
+        "一个 <controller type='scsi' model='virtio-scsi'> XML，带 <driver queues=…/>；virsh attach-device DOMAIN "
+        "FILE，针对运行中的虚拟机和持久化定义",
+    ),
 )
 def scsi(host: Host, p: PerfParams) -> Checks:
     vm = host.domain(p.domain)
@@ -312,6 +371,9 @@ def scsi(host: Host, p: PerfParams) -> Checks:
         expected=f"<controller type='scsi' model='virtio-scsi'><driver queues='{p.scsi_queues}'/>",
         actual=f"virtio-scsi, queues {queues}" if controller else "no virtio-scsi controller",
         hint="queues = number of vCPUs: more queues than vCPUs only adds interrupts",
+        zh=f"一个带 {low if low == vcpus_live else f'{low}..{vcpus_live}'} 个队列的 virtio-scsi 控制器"
+        "（最多每个 vCPU 一个）",
+        hint_zh="queues = vCPU 数：队列比 vCPU 多只会增加中断",
     )
     live_scsi = _scsi(live)
     real_queues = (
@@ -328,6 +390,8 @@ def scsi(host: Host, p: PerfParams) -> Checks:
         if live_scsi
         else (f"not running ({vm.state})" if live is None else "no virtio-scsi controller in the running guest"),
         hint="the running guest and the definition are separate copies: the controller must be attached to both",
+        zh="运行中的虚拟机有这个控制器，QEMU 也以这些队列运行它",
+        hint_zh="运行中的虚拟机和持久化定义是两份独立的副本：控制器要同时挂到两者上",
     )
 
 
@@ -342,6 +406,13 @@ def scsi(host: Host, p: PerfParams) -> Checks:
         "(hugetlbfs); the page size must be one the host supports, and the memory a whole number of pages.",
         "a domain XML with <memoryBacking><hugepages><page size=… unit='KiB'/></hugepages></memoryBacking>; "
         "virsh define FILE (not start)",
+    ),
+    zh="定义一台用大页做内存后端的虚拟机（只定义，不启动）",
+    hints_zh=(
+        "<memoryBacking><hugepages/> 让客户机内存使用大页，而宿主机必须事先预留好这些大页（hugetlbfs）；页大小必须是"
+        "宿主机支持的，内存大小必须是页大小的整数倍。",
+        "一个带 <memoryBacking><hugepages><page size=… unit='KiB'/></hugepages></memoryBacking> 的域 XML；"
+        "virsh define FILE（不要 start）",
     ),
 )
 def huge(host: Host, p: PerfParams) -> Checks:
@@ -369,5 +440,12 @@ def huge(host: Host, p: PerfParams) -> Checks:
             "; do not start it: this host has no huge pages reserved (vm.nr_hugepages = 0)"
             if reserved == 0
             else f"; the host has {reserved} huge pages reserved"
+        ),
+        zh=f"{p.huge_domain} 已定义，内存由大页支撑，页大小是这台宿主机支持的",
+        hint_zh="这台虚拟机只用你的 XML 文件定义，页大小要选宿主机支持的"
+        + (
+            "；不要启动它：这台宿主机没有预留大页（vm.nr_hugepages = 0）"
+            if reserved == 0
+            else f"；宿主机预留了 {reserved} 个大页"
         ),
     )
