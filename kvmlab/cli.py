@@ -172,6 +172,35 @@ def cmd_lab_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace, record: Any, connection: Any) -> int:
+    """`lab status --watch`: the live guest panel of the notebooks, in a terminal."""
+    import time
+
+    from rich.live import Live
+
+    from kvmlab import render
+    from kvmlab.guestview import view
+
+    def views() -> Any:
+        names = [
+            o.name
+            for o in record.objects
+            if o.kind == "domain" and (args.lab is None or o.lab == args.lab) and o.uri in (None, connection.uri)
+        ]
+        return render.guest_views([view(connection.conn, n) for n in names], args.lang)
+
+    rounds = 0
+    try:
+        with Live(views(), console=render.console(), auto_refresh=False) as live:
+            while not args.rounds or rounds < args.rounds:
+                time.sleep(args.interval)
+                live.update(views(), refresh=True)
+                rounds += 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_lab_status(args: argparse.Namespace) -> int:
     from kvmlab import render
     from kvmlab.connection import Connection
@@ -181,6 +210,8 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
     trainee = current(args.trainee)
     record = Ownership(trainee).load()
     connection = Connection()
+    if args.watch:
+        return _watch(args, record, connection)
     objects = []
     for o in record.objects:
         present = exists(connection, o.kind, o.name) if o.uri in (None, connection.uri) else None
@@ -286,6 +317,15 @@ def _parser() -> argparse.ArgumentParser:
     st = labsub.add_parser("status", help="what this trainee owns right now")
     st.add_argument("--trainee", metavar="NAME")
     st.add_argument("--json", action="store_true")
+    st.add_argument(
+        "--watch",
+        action="store_true",
+        help="show the guests live (state, vCPUs, memory, disks and NICs: live, persistent, in the guest) until Ctrl-C",
+    )
+    st.add_argument("--lab", metavar="LAB", help="with --watch: only this lab's guests")
+    st.add_argument("--interval", type=float, default=2.0, metavar="S", help=argparse.SUPPRESS)
+    st.add_argument("--rounds", type=int, default=0, metavar="N", help=argparse.SUPPRESS)  # tests: stop after N
+    _lang_option(st)
     st.set_defaults(func=cmd_lab_status)
     return parser
 

@@ -18,6 +18,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kvmlab import exams, guestfs
 from kvmlab.connection import default_uri
@@ -31,6 +32,9 @@ from kvmlab.quiz.widget import QuizCard, quiz_card
 from kvmlab.session import LabSession
 from kvmlab.trainee import current
 from kvmlab.widgets import CheckPanel, ProgressPanel, StepPanel, tr
+
+if TYPE_CHECKING:
+    from kvmlab.guestpanel import GuestPanel
 
 
 class StepToDo(KvmlabError):
@@ -150,6 +154,18 @@ class NotebookLab:
             f"Exam of class {exam.class_name}: until {exam.deadline.astimezone():%H:%M} ({left} min left). "
             "Hints, solutions and lab solve are off; the instructor grades at the deadline."
         )
+
+    def guest_panel(self, poll: float = 3.0) -> GuestPanel:
+        """The lab's guests as they are now (state, vCPUs, memory, disks and NICs: live, persistent, in the guest),
+        redrawn on libvirt's events and every few seconds until the notebook closes."""
+        from kvmlab.guestpanel import GuestPanel
+
+        session = self.session
+
+        def guests() -> list[str]:
+            return [o.name for o in session.owners.load().of_lab(session.lab.id) if o.kind == "domain"]
+
+        return GuestPanel(session.uri, guests, self.lang, poll)
 
     def check(self) -> CheckPanel:
         return CheckPanel(self._graded, lang=self.lang)

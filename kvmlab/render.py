@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
 from kvmlab.grading import Report
 from kvmlab.labs.base import Lab
+
+if TYPE_CHECKING:
+    from kvmlab.guestview import GuestView  # libvirt and the resources load only for --watch
 
 # A notebook's `!kvmlab ...` runs on IPython's pseudo-terminal, which says 80 columns; the output
 # area is much wider and wraps by itself, so tables would be squeezed for nothing (lab list cut
@@ -80,3 +83,58 @@ def doctor(data: dict[str, Any], out: Console) -> None:
         table.add_row("[green]ok[/]" if row["ok"] else "[red]no[/]", row["name"], escape(row["detail"]))
     out.print(table)
     out.print(f"accelerator: [bold]{data['accel']}[/] (libvirt domain type {data['domain_type']})")
+
+
+def guest_views(views: Sequence[GuestView], lang: str = "en") -> Group:
+    """The live guest panel in a terminal (`kvmlab lab status --watch`): one table per guest."""
+    from kvmlab.guestpanel import NO_AGENT, _t
+
+    parts: list[Any] = []
+    for g in views:
+        colour = "green" if g.state.startswith("running") else "yellow" if g.state.startswith("paused") else "red"
+        parts.append(
+            f"[bold]{escape(g.name)}[/] · [{colour}]{escape(g.state)}[/]" + (f" · {g.accel}" if g.accel else "")
+        )
+
+        def n(v: int | None) -> str:
+            return "–" if v is None else str(v)
+
+        def mib(v: int | None) -> str:
+            return "–" if v is None else f"{v / 1024:.0f} MiB"
+
+        parts.append(
+            f"  {_t('vCPUs', lang)}: {_t('live', lang)} {n(g.vcpus_live)} · {_t('persistent', lang)} "
+            f"{n(g.vcpus_config)} · {_t('maximum', lang)} {n(g.vcpus_max)} · {_t('online in guest', lang)} "
+            f"{n(g.vcpus_online)}"
+        )
+        parts.append(
+            f"  {_t('memory', lang)}: {_t('maximum', lang)} {mib(g.memory_max_kib)} · {_t('current', lang)} "
+            f"{mib(g.memory_current_kib)} · {_t('balloon', lang)} {mib(g.balloon_actual_kib)} · "
+            f"{_t('guest sees', lang)} {mib(g.guest_memtotal_kib)}"
+        )
+        table = Table(show_edge=False, box=None, padding=(0, 2))
+        for col in ("", _t("live", lang), _t("persistent", lang), _t("in guest", lang), ""):
+            table.add_column(col)
+        for label, devices in ((_t("disks", lang), g.disks), (_t("NICs", lang), g.nics)):
+            table.add_row(f"[bold]{label}[/]", "", "", "", "")
+            for d in devices:
+                why = ""
+                if d.differs:
+                    why = _t(
+                        "only live: gone after a restart" if d.live else "only persistent: comes at the next boot", lang
+                    )
+                seen = (d.in_guest or "·") if g.agent else "?"
+                table.add_row(
+                    escape(d.name),
+                    "✔" if d.live else "·",
+                    "✔" if d.config else "·",
+                    escape(seen),
+                    escape(d.detail) + (f" [yellow]⚠ {escape(why)}[/]" if why else ""),
+                )
+        parts.append(table)
+        if g.running and not g.agent:
+            parts.append(f"  [dim]{escape(_t(NO_AGENT, lang))}[/]")
+        parts.append("")
+    if not views:
+        parts.append("no guest")
+    return Group(*parts)
