@@ -85,6 +85,8 @@ def test_before_the_guest_runs_the_rows_about_the_cause_do_not_name_the_fault(
     p = _params(test_host)
     rows = list(grader.cause.rows(Host(test_host), p))  # the guest is not defined here: it does not run
     assert rows and all(r.title == grader.SEALED_TITLE and not r.hint for r in rows)
+    # The Chinese edition is sealed too: its titles would otherwise name the fault.
+    assert all(r.title_zh == grader.SEALED_TITLE_ZH and not r.hint_zh for r in rows)
     words = {"backing", "permission", "pool", "emulator", "bridge", "space", "policy", "mode", "volume"}
     said = " ".join(f"{r.title} {r.expected} {r.actual}" for r in rows).lower()
     assert not {w for w in words if w in said}, said
