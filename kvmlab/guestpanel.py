@@ -136,9 +136,9 @@ class GuestPanel(widgets.VBox):
 
     # -- drawing -----------------------------------------------------------------
 
-    def refresh(self) -> list[GuestView]:
+    def refresh(self, ask_guest: bool = True) -> list[GuestView]:
         conn = self._connection()
-        self.views = [view(conn, name) for name in self.guests()]
+        self.views = [view(conn, name, ask_guest) for name in self.guests()]
         self.refreshes += 1
         self.body.value = "".join(guest_html(g, self.lang) for g in self.views) or "<i>no guest</i>"
         self.footer.value = (
@@ -189,7 +189,9 @@ class GuestPanel(widgets.VBox):
             if self._closed():
                 break
             try:
-                self.refresh()
+                # The guest's side costs agent calls: asked only while a notebook shows the panel. Unseen
+                # (a notebook run without a browser), libvirt's events still redraw the host's side.
+                self.refresh(ask_guest=bool(self._view_count))
             except (libvirt.libvirtError, OSError):
                 self._conn = None  # libvirtd restarted: reconnect at the next round
         self.footer.value = f"<div style='color:#666;font-size:85%'>{_t('stopped', self.lang)}</div>"
