@@ -42,12 +42,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def lab_server(system: object, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["en", "zh"])
+def lab_server(system: object, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """`make lab` for trainee web: their practice copy built in the data directory, JupyterLab serving it."""
     session = LabSession(registry.get(LAB), Trainee(TRAINEE))
     session.finish()
-    built = kvmlab("notebooks", "build", "--edition", "practice", "--trainee", TRAINEE, "--force")
+    lang = request.param
+    built = kvmlab("notebooks", "build", "--edition", "practice", "--trainee", TRAINEE, "--force", "--lang", lang)
     assert built.returncode == 0, built.stderr
     root = Path(built.stdout.strip())
     port, token = _free_port(), secrets.token_hex(16)
@@ -82,7 +83,7 @@ def lab_server(system: object, tmp_path: Path) -> Iterator[str]:
             except OSError:
                 assert time.monotonic() < deadline and server.poll() is None, (tmp_path / "jupyter.log").read_text()
                 time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/lab/tree/15-{LAB}.ipynb?token={token}"
+        yield f"http://127.0.0.1:{port}/lab/tree/15-{LAB}.ipynb?token={token}#{lang}"
     finally:
         server.send_signal(signal.SIGTERM)  # the server we started, by its process
         try:
@@ -93,8 +94,31 @@ def lab_server(system: object, tmp_path: Path) -> Iterator[str]:
         shutil.rmtree(root.parent, ignore_errors=True)
 
 
+# Draw a Chinese character and a code point no font has (a box, "tofu") on a canvas: without a CJK
+# font Chromium draws the character as the same box, and the page is unreadable.
+_DRAWS_CJK = """() => {
+  const draw = (ch) => {
+    const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+    const g = c.getContext('2d'); g.font = '48px sans-serif'; g.fillText(ch, 4, 52);
+    return Array.from(g.getImageData(0, 0, 64, 64).data).join(',');
+  };
+  return draw('热') !== draw('\\u{10FFFD}') && draw('热') !== draw('插');
+}"""
+
+
 def test_a_trainee_does_the_hotadd_disk_lab_in_the_browser(lab_server: str) -> None:
     from playwright.sync_api import Page, expect, sync_playwright
+
+    zh = lab_server.endswith("#zh")
+    words = {
+        "steps": "已完成 {k}/{n} 步" if zh else "{k} of {n} steps done",
+        "done": "这一步完成了" if zh else "step done",
+        "hint": "提示" if zh else "Hint",
+        "hint 1": "提示 1" if zh else "Hint 1",
+        "check step": "检查这一步" if zh else "Check this step",
+        "all pass": "全部检查通过" if zh else "all checks pass",
+    }
+    shot = "zh-" if zh else ""
 
     def cell(page: Page, text: str) -> object:
         """The code cell holding ``text`` now, pinned by its position (its text changes when the trainee types)."""
@@ -138,20 +162,28 @@ def test_a_trainee_does_the_hotadd_disk_lab_in_the_browser(lab_server: str) -> N
 
         run(page, 'open_lab("hotadd-disk"')
         expect(cell(page, 'open_lab("hotadd-disk"')).to_contain_text("p.image", timeout=180_000)  # type: ignore[arg-type]
+        if zh:
+            assert page.evaluate(_DRAWS_CJK), "Chromium draws Chinese as empty boxes: install fonts-noto-cjk"
+            expect(page.locator(".jp-Notebook")).to_contain_text("热添加")
+        # The live guest panel: the running guest and its one disk, before the trainee does anything.
+        run(page, "lab.guest_panel()")
+        panel = cell(page, "lab.guest_panel()")
+        expect(panel).to_contain_text("running", timeout=60_000)  # type: ignore[arg-type]
+        expect(panel).to_contain_text("vda")  # type: ignore[arg-type]
         run(page, "lab.progress()")
-        expect(cell(page, "lab.progress()")).to_contain_text("0 of 2 steps done")  # type: ignore[arg-type]
+        expect(cell(page, "lab.progress()")).to_contain_text(words["steps"].format(k=0, n=2))  # type: ignore[arg-type]
 
         # Step 1, typed by the trainee, then checked.
         run(page, "lab.todo(1)", replace="!qemu-img create -f {p.format} {p.image} {p.size_gib}G")
         run(page, "lab.step(1)")
         step1 = cell(page, "lab.step(1)")
-        expect(step1).to_contain_text("step done", timeout=60_000)  # type: ignore[arg-type]
+        expect(step1).to_contain_text(words["done"], timeout=60_000)  # type: ignore[arg-type]
 
         # Step 2: the trainee asks for one hint first (the concept, never the command).
         run(page, "lab.step(2)")
         step2 = cell(page, "lab.step(2)")
-        step2.get_by_role("button", name="Hint").click()  # type: ignore[attr-defined]
-        expect(step2).to_contain_text("Hint 1", timeout=30_000)  # type: ignore[arg-type]
+        step2.get_by_role("button", name=words["hint"], exact=True).click()  # type: ignore[attr-defined]
+        expect(step2).to_contain_text(words["hint 1"], timeout=30_000)  # type: ignore[arg-type]
         assert "--live" not in step2.inner_text()  # type: ignore[attr-defined]
         run(
             page,
@@ -159,17 +191,22 @@ def test_a_trainee_does_the_hotadd_disk_lab_in_the_browser(lab_server: str) -> N
             replace="!virsh attach-disk {p.domain} {p.image} {p.target} --driver qemu --subdriver {p.format} "
             "--targetbus virtio --live --config",
         )
-        step2.get_by_role("button", name="Check this step").click()  # type: ignore[attr-defined]
-        expect(step2).to_contain_text("step done", timeout=60_000)  # type: ignore[arg-type]
-        expect(cell(page, "lab.progress()")).to_contain_text("2 of 2 steps done")  # type: ignore[arg-type]
+        step2.get_by_role("button", name=words["check step"]).click()  # type: ignore[attr-defined]
+        expect(step2).to_contain_text(words["done"], timeout=60_000)  # type: ignore[arg-type]
+        expect(cell(page, "lab.progress()")).to_contain_text(words["steps"].format(k=2, n=2))  # type: ignore[arg-type]
         step2.scroll_into_view_if_needed()  # type: ignore[attr-defined]
-        page.screenshot(path=str(SHOTS / "practice-step-with-hint.png"))
+        page.screenshot(path=str(SHOTS / f"{shot}practice-step-with-hint.png"))
+
+        # The panel, no reload: the new disk is in the live and the persistent definition, then in the guest.
+        panel.scroll_into_view_if_needed()  # type: ignore[attr-defined]
+        expect(panel).to_contain_text("vdb", timeout=60_000)  # type: ignore[arg-type]
+        page.screenshot(path=str(SHOTS / f"{shot}guest-panel-mid-lab.png"))
 
         run(page, "lab.check()")
         final = cell(page, "lab.check()")
-        expect(final).to_contain_text("all checks pass", timeout=60_000)  # type: ignore[arg-type]
+        expect(final).to_contain_text(words["all pass"], timeout=60_000)  # type: ignore[arg-type]
         final.scroll_into_view_if_needed()  # type: ignore[attr-defined]
-        page.screenshot(path=str(SHOTS / "practice-check-my-work.png"))
+        page.screenshot(path=str(SHOTS / f"{shot}practice-check-my-work.png"))
         browser.close()
 
     graded = json.loads(kvmlab("lab", "check", LAB, "--trainee", TRAINEE, "--json").stdout)

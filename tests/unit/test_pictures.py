@@ -80,6 +80,10 @@ def test_a_three_layer_chain_is_drawn_base_to_active_layer(chain3: Path, tmp_pat
     out = save(graph, tmp_path / "chain.svg")
     assert_svg(out.read_bytes())
     assert save(graph, tmp_path / "chain.png").read_bytes().startswith(PNG_MAGIC)
+    # The README shows this drawing (docs/screenshots/backing-chain.png is a copy of it).
+    shots = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    save(graph, shots / "backing-chain.png")
 
 
 def test_a_chain_after_blockcommit_has_one_layer_less(chain3: Path) -> None:
