@@ -143,6 +143,16 @@ def quiz_feedback(c: Checking) -> None:
     Store.of_trainee(c.session.trainee.name).lab_failed(c.session.lab.id)
 
 
+def remember_outcome(c: Checking) -> None:
+    """A whole-lab check of a started lab goes into the trainee's journal: the course map reads the last one."""
+    if c.only_step is not None or not c.session.started:
+        return
+    steps = c.report.steps()
+    journal.Journal(c.session.trainee.name, c.session.lab.id).checked(
+        c.session.run_id, c.report.passed, sum(steps.values()), len(c.report.step_titles), c.report.made_by_solve
+    )
+
+
 def run(session: LabSession, stages: Sequence[Stage], only_step: int | None = None) -> Report:
     c = Checking(session, Report(session.lab.id, session.trainee.name), only_step)
     for stage in stages:

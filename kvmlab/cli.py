@@ -96,7 +96,8 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
     from kvmlab import checking
 
     # A failed check brings the lab's questions back into the trainee's own review schedule.
-    rep = _session(args).check((checking.quiz_feedback,), step=args.step)
+    # ... and a whole-lab check is remembered in the journal, for the course map (kvmlab status).
+    rep = _session(args).check((checking.quiz_feedback, checking.remember_outcome), step=args.step)
     if args.json:  # both languages' titles are in the JSON (title, title_zh)
         _print_json(rep.to_dict())
     else:
@@ -249,6 +250,20 @@ def _progress_of(trainee: Trainee, labs: dict[str, dict[str, str]], connection: 
     return progress
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The course map: every lab, where the trainee is in it, and what to review."""
+    from kvmlab import coursemap
+
+    cm = coursemap.course_map(current(args.trainee), lang=args.lang)
+    if args.json:
+        _print_json(cm.to_dict())
+    else:
+        from kvmlab import render
+
+        coursemap.print_map(cm, render.console())
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvmlab", description="Hands-on KVM labs and interview trainer.")
     parser.add_argument("--version", action="version", version=f"kvmlab {__version__}")
@@ -263,6 +278,12 @@ def _parser() -> argparse.ArgumentParser:
     build = guest.add_parser("build", help="build kernel + initramfs + disk image, offline")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.set_defaults(func=cmd_guest_build)
+
+    status = sub.add_parser("status", help="your course map: every lab, your progress, quiz reviews due")
+    status.add_argument("--trainee", metavar="NAME", help="whose map (default: $KVMLAB_TRAINEE or the default trainee)")
+    status.add_argument("--json", action="store_true")
+    _lang_option(status)
+    status.set_defaults(func=cmd_status)
 
     lab = sub.add_parser("lab", help="the lab contract: list, start, check, solve, finish, reset, status")
     labsub = lab.add_subparsers(dest="lab_command", required=True)

@@ -68,6 +68,20 @@ class Journal:
     def solved(self, run: str) -> None:
         self._append({"event": "solve", "run": run})
 
+    def checked(self, run: str | None, passed: bool, done: int, steps: int, by_solve: bool) -> None:
+        """A whole-lab check the trainee ran: the course map's "passed" outlives ``finish`` this way."""
+        self._append(
+            {"event": "check", "run": run, "passed": passed, "done": done, "steps": steps, "by_solve": by_solve}
+        )
+
+    def last_check(self) -> dict[str, Any] | None:
+        """The trainee's last whole-lab check ({passed, done, steps, by_solve, at}), if any."""
+        last = None
+        for e in self.events():
+            if e.get("event") == "check" and isinstance(e.get("passed"), bool):
+                last = e
+        return last
+
     def hints_used(self) -> dict[int, int]:
         """Per step, the highest hint level the trainee revealed."""
         used: dict[int, int] = {}

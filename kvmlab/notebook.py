@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kvmlab import exams, guestfs
+from kvmlab import checking, exams, guestfs
 from kvmlab.connection import default_uri
 from kvmlab.errors import KvmlabError, UsageError
 from kvmlab.grading import Report
@@ -100,7 +100,8 @@ class NotebookLab:
     # -- steps, progress, hints ---------------------------------------------------------
 
     def _graded(self, step: int | None = None) -> Report:
-        report = self.session.check(step=step).localized(self.lang)
+        # "Check my work" (the whole lab) is remembered for the course map, as `lab check` is.
+        report = self.session.check((checking.remember_outcome,), step=step).localized(self.lang)
         if self._progress is not None:
             self._progress.update(report)
         return report

@@ -98,6 +98,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 1 if tampered else 0
 
 
+def cmd_map(args: argparse.Namespace) -> int:
+    """The class map: each trainee's latest verified attempt per lab (tampered rows are never counted)."""
+    from kvmlab import coursemap, lang, render
+
+    cm = coursemap.class_map(args.class_name)
+    if args.json:
+        print(json.dumps(cm.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        coursemap.print_class(cm, render.console(), args.lang or lang.default())
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
         data = json.loads(Path(args.file).read_text(encoding="utf-8"))

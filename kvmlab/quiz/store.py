@@ -162,6 +162,12 @@ class Store:
         with self._db() as db:
             return dict(db.execute("SELECT lab, at FROM lab_failures").fetchall())
 
+    def answers(self) -> list[tuple[str, str, bool]]:
+        """Every answer logged, oldest first: (question id, when, right)."""
+        with self._db() as db:
+            rows = db.execute("SELECT qid, at, correct FROM reviews ORDER BY at, id").fetchall()
+        return [(qid, at, bool(ok)) for qid, at, ok in rows]
+
     def stats(self) -> dict[str, dict[str, float | int]]:
         """Per question: reviews, correct answers, last score."""
         with self._db() as db:
