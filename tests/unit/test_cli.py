@@ -79,12 +79,10 @@ def test_status_of_a_trainee_who_owns_nothing() -> None:
     assert json.loads(proc.stdout) == {"trainee": "zed", "labs": {}, "progress": {}, "objects": []}
 
 
-def test_lab_list_in_a_notebook_shows_whole_notebook_paths(kvmlab_home: Path) -> None:
+def test_lab_list_in_a_notebook_shows_whole_notebook_paths(kvmlab_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A notebook's !kvmlab runs on a pseudo-terminal that says 80 columns; the output area is wider.
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    env["JPY_PARENT_PID"] = "1"
-    proc = kvmlab("lab", "list", env=env)
+    # (xdist's workers carry COLUMNS, which a user's explicit width would be: gone, as in a kernel.)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    proc = kvmlab("lab", "list", env={"JPY_PARENT_PID": "1"})
     assert proc.returncode == 0, proc.stderr
     assert "labs/15-hotadd-disk.ipynb" in proc.stdout
