@@ -15,7 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -124,7 +124,7 @@ class _HostLock:
         self.lock = home / "host.lock"
         self.turnstile = home / "host.turnstile"
 
-    def hold(self, exclusive: bool) -> Iterator[None]:
+    def hold(self, exclusive: bool) -> Generator[None, None, None]:
         with self.lock.open("a") as lock, self.turnstile.open("a") as gate:
             fcntl.flock(gate, fcntl.LOCK_EX)
             try:
@@ -151,10 +151,28 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         # The kernel starts with the first cell and inherits this environment. The notebook's trainee
         # runs the lab once: saving their guests' ready states would only cost a save per guest.
         os.environ["KVMLAB_READY_CACHE_MIB"] = "0"
+    if notebook and _alone(item):
+        # The KSM notebook reads what KSM merged in one cell and grades it in a later one: another
+        # worker's guest stopping in between unmerges pages it shared. Its cells hold the host as one.
+        key = str(item.fspath)
+        if key not in _HELD:
+            hold = _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(True)
+            next(hold)
+            _HELD[key] = hold
+        try:
+            yield
+        finally:
+            if nextitem is None or str(nextitem.fspath) != key:
+                _HELD.pop(key).close()
+            os.environ.pop("KVMLAB_READY_CACHE_MIB", None)
+        return
     try:
         yield from _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(_alone(item))
     finally:
         os.environ.pop("KVMLAB_READY_CACHE_MIB", None)
+
+
+_HELD: dict[str, Generator[None, None, None]] = {}  # a notebook's file -> the exclusive hold kept over all its cells
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
