@@ -102,7 +102,7 @@ def guest_html(g: GuestView, lang: str = "en") -> str:
         f"<th>{_t('in guest', lang)}</th><th></th></tr>"
     )
     table = (
-        f"<table style='border-collapse:collapse;margin-top:4px'>{cols}"
+        f"<table style='border-collapse:separate;border-spacing:14px 2px;margin-top:4px'>{cols}"
         f"<tr><td colspan='5'><b>{_t('disks', lang)}</b></td></tr>{_device_rows(g.disks, lang, g.agent)}"
         f"<tr><td colspan='5'><b>{_t('NICs', lang)}</b></td></tr>{_device_rows(g.nics, lang, g.agent)}</table>"
     )
