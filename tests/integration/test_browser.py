@@ -9,6 +9,7 @@ README shows are taken here (build/screenshots/).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -224,6 +225,35 @@ def test_a_trainee_does_the_hotadd_disk_lab_in_the_browser(lab_server: str) -> N
         expect(final).to_contain_text(words["all pass"], timeout=60_000)  # type: ignore[arg-type]
         final.scroll_into_view_if_needed()  # type: ignore[attr-defined]
         page.screenshot(path=str(SHOTS / f"{shot}practice-check-my-work.png"))
+
+        # The quiz card: walk to hotadd-disk-008, whose right option is long. Each option is a row of
+        # its own box and text (a long radio label once covered the next option and hid its button).
+        run(page, "lab.quiz()")
+        card = cell(page, "lab.quiz()")
+        expect(card).to_contain_text("Quiz 1/")  # type: ignore[arg-type]
+        for n in range(1, 12):
+            if "hotadd-disk-008" in card.inner_text():  # type: ignore[attr-defined]
+                break
+            card.get_by_role("button", name="Check", exact=True).click()  # type: ignore[attr-defined]
+            card.get_by_role("button", name="Next question").click()  # type: ignore[attr-defined]
+            expect(card).to_contain_text(f"Quiz {n + 1}/")  # type: ignore[arg-type]  # the card moved on
+        expect(card).to_contain_text("hotadd-disk-008")  # type: ignore[arg-type]
+        boxes = card.locator("input[type=checkbox]")  # type: ignore[attr-defined]
+        assert boxes.count() == 4
+        card.scroll_into_view_if_needed()  # type: ignore[attr-defined]
+        rows = [boxes.nth(i).locator("xpath=ancestor::div[contains(@class,'widget-hbox')][1]") for i in range(4)]
+        spans = [(r.bounding_box()["y"], r.bounding_box()["y"] + r.bounding_box()["height"]) for r in rows]
+        assert all(nxt[0] >= cur[1] - 1 for cur, nxt in itertools.pairwise(spans)), f"options overlap: {spans}"
+        assert all(boxes.nth(i).is_visible() for i in range(4))
+        assert page.evaluate(
+            "el => el.scrollWidth <= el.clientWidth + 1",
+            card.locator(".jp-OutputArea").element_handle(),  # type: ignore[attr-defined]
+        ), "the quiz card scrolls sideways"
+        assert "`" not in card.inner_text(), "raw Markdown in the quiz card"  # type: ignore[attr-defined]
+        boxes.nth(1).click()  # b) is right
+        card.get_by_role("button", name="Check", exact=True).click()  # type: ignore[attr-defined]
+        expect(card).to_contain_text("right (100%)")  # type: ignore[arg-type]
+        assert "not right" not in card.inner_text()  # type: ignore[attr-defined]
         browser.close()
 
     graded = json.loads(kvmlab("lab", "check", LAB, "--trainee", _trainee("zh" if zh else "en"), "--json").stdout)
