@@ -58,7 +58,9 @@ CANONICAL_SUBNET = "192.168.24.0/24"  # lab 24; clear of the seed's subnets and 
 COUNTER_FILE = "/run/counter"
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 # The guest's workload: one line a second, in tmpfs, so a reboot would start it again from nothing.
-COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /run/counter; sleep 1; done"
+# Written to a new file and renamed over the old one: `echo > /run/counter` truncates first, and a
+# reader in that instant (the grader, right after a migration) saw an empty counter.
+COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /run/counter.new && mv /run/counter.new /run/counter; sleep 1; done"
 
 
 @dataclass(frozen=True)
