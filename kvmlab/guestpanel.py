@@ -19,61 +19,20 @@ from collections.abc import Callable
 import ipywidgets as widgets
 import libvirt
 
-from kvmlab.guestview import Device, GuestView, view
+from kvmlab.guestview import NO_AGENT, Device, GuestView, difference, in_guest, present, summary, view, words
+from kvmlab.resources.events import run_event_loop
 
 POLL_SECONDS = 3.0
-NO_AGENT = "no guest agent answer yet: the guest's own view is not shown"
-
-_ZH = {
-    "guest": "虚拟机",
-    "state": "状态",
-    "accelerator": "加速",
-    "vCPUs": "vCPU",
-    "memory": "内存",
-    "disks": "磁盘",
-    "NICs": "网卡",
-    "live": "运行时",
-    "persistent": "持久化",
-    "in guest": "虚拟机内",
-    "online in guest": "虚拟机内在线",
-    "maximum": "最大",
-    "current": "当前",
-    "balloon": "气球",
-    "guest sees": "虚拟机看到",
-    "only live: gone after a restart": "只在运行时配置中：重启后消失",
-    "only persistent: comes at the next boot": "只在持久化配置中：下次启动才有",
-    NO_AGENT: "客户机代理还没应答：暂时看不到虚拟机内部的视角",
-    "updated": "更新于",
-    "stopped": "已停止刷新",
-}
-
-
-def _t(text: str, lang: str) -> str:
-    return _ZH.get(text, text) if lang == "zh" else text
-
-
-def _mib(kib: int | None) -> str:
-    return "–" if kib is None else f"{kib / 1024:.0f} MiB"
-
-
-def _n(value: int | None) -> str:
-    return "–" if value is None else str(value)
-
-
-def _yes(flag: bool) -> str:
-    return "✔" if flag else "·"
 
 
 def _device_rows(devices: list[Device], lang: str, agent: bool) -> str:
     rows = []
     for d in devices:
-        mark = ""
-        if d.differs:
-            why = "only live: gone after a restart" if d.live else "only persistent: comes at the next boot"
-            mark = f" <span style='color:#b06000'>⚠ {html.escape(_t(why, lang))}</span>"
-        seen = (d.in_guest or "·") if agent else "?"
+        why = difference(d, lang)
+        mark = f" <span style='color:#b06000'>⚠ {html.escape(why)}</span>" if why else ""
+        seen = in_guest(d, agent)
         rows.append(
-            f"<tr><td><code>{html.escape(d.name)}</code></td><td>{_yes(d.live)}</td><td>{_yes(d.config)}</td>"
+            f"<tr><td><code>{html.escape(d.name)}</code></td><td>{present(d.live)}</td><td>{present(d.config)}</td>"
             f"<td>{html.escape(seen)}</td><td style='color:#666'>{html.escape(d.detail)}{mark}</td></tr>"
         )
     return "".join(rows)
@@ -87,27 +46,18 @@ def guest_html(g: GuestView, lang: str = "en") -> str:
         f"<span style='color:{colour}'>{html.escape(g.state)}</span>"
         f"{' · ' + html.escape(g.accel) if g.accel else ''}</div>"
     )
-    cpu = (
-        f"<b>{_t('vCPUs', lang)}</b>: {_t('live', lang)} {_n(g.vcpus_live)} · {_t('persistent', lang)} "
-        f"{_n(g.vcpus_config)} · {_t('maximum', lang)} {_n(g.vcpus_max)} · {_t('online in guest', lang)} "
-        f"{_n(g.vcpus_online)}"
-    )
-    mem = (
-        f"<b>{_t('memory', lang)}</b>: {_t('maximum', lang)} {_mib(g.memory_max_kib)} · {_t('current', lang)} "
-        f"{_mib(g.memory_current_kib)} · {_t('balloon', lang)} {_mib(g.balloon_actual_kib)} · "
-        f"{_t('guest sees', lang)} {_mib(g.guest_memtotal_kib)}"
-    )
+    lines = "".join(f"<div><b>{html.escape(label)}</b>: {html.escape(text)}</div>" for label, text in summary(g, lang))
     cols = (
-        f"<tr style='color:#666'><th></th><th>{_t('live', lang)}</th><th>{_t('persistent', lang)}</th>"
-        f"<th>{_t('in guest', lang)}</th><th></th></tr>"
+        f"<tr style='color:#666'><th></th><th>{words('live', lang)}</th><th>{words('persistent', lang)}</th>"
+        f"<th>{words('in guest', lang)}</th><th></th></tr>"
     )
     table = (
         f"<table style='border-collapse:separate;border-spacing:14px 2px;margin-top:4px'>{cols}"
-        f"<tr><td colspan='5'><b>{_t('disks', lang)}</b></td></tr>{_device_rows(g.disks, lang, g.agent)}"
-        f"<tr><td colspan='5'><b>{_t('NICs', lang)}</b></td></tr>{_device_rows(g.nics, lang, g.agent)}</table>"
+        f"<tr><td colspan='5'><b>{words('disks', lang)}</b></td></tr>{_device_rows(g.disks, lang, g.agent)}"
+        f"<tr><td colspan='5'><b>{words('NICs', lang)}</b></td></tr>{_device_rows(g.nics, lang, g.agent)}</table>"
     )
-    note = "" if g.agent or not g.running else f"<div style='color:#666'>{_t(NO_AGENT, lang)}</div>"
-    return f"<div style='margin:4px 0 8px'>{head}<div>{cpu}</div><div>{mem}</div>{table}{note}</div>"
+    note = "" if g.agent or not g.running else f"<div style='color:#666'>{words(NO_AGENT, lang)}</div>"
+    return f"<div style='margin:4px 0 8px'>{head}{lines}{table}{note}</div>"
 
 
 class GuestPanel(widgets.VBox):
@@ -122,6 +72,7 @@ class GuestPanel(widgets.VBox):
         self.footer = widgets.HTML()
         self.views: list[GuestView] = []
         self.refreshes = 0
+        self._was_seen = False  # a notebook has shown it: a view count of 0 then means it closed
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._conn: libvirt.virConnect | None = None
@@ -142,7 +93,7 @@ class GuestPanel(widgets.VBox):
         self.refreshes += 1
         self.body.value = "".join(guest_html(g, self.lang) for g in self.views) or "<i>no guest</i>"
         self.footer.value = (
-            f"<div style='color:#666;font-size:85%'>{_t('updated', self.lang)} {time.strftime('%H:%M:%S')}</div>"
+            f"<div style='color:#666;font-size:85%'>{words('updated', self.lang)} {time.strftime('%H:%M:%S')}</div>"
         )
         return self.views
 
@@ -150,7 +101,7 @@ class GuestPanel(widgets.VBox):
 
     def _connection(self) -> libvirt.virConnect:
         if self._conn is None or not self._conn.isAlive():
-            _start_event_loop()
+            run_event_loop()
             self._conn = libvirt.open(self.uri)
             self._register(self._conn)
         return self._conn
@@ -173,14 +124,9 @@ class GuestPanel(widgets.VBox):
 
     def _closed(self) -> bool:
         # Shown once, and no view left: the notebook closed (None: the frontend does not count views).
-        count = self._view_count
-        return self._stop.is_set() or (self.refreshes > 1 and self._seen and count == 0)
-
-    @property
-    def _seen(self) -> bool:
         if self._view_count:
             self._was_seen = True
-        return getattr(self, "_was_seen", False)
+        return self._stop.is_set() or (self.refreshes > 1 and self._was_seen and self._view_count == 0)
 
     def _run(self) -> None:
         while not self._closed():
@@ -194,7 +140,7 @@ class GuestPanel(widgets.VBox):
                 self.refresh(ask_guest=bool(self._view_count))
             except (libvirt.libvirtError, OSError):
                 self._conn = None  # libvirtd restarted: reconnect at the next round
-        self.footer.value = f"<div style='color:#666;font-size:85%'>{_t('stopped', self.lang)}</div>"
+        self.footer.value = f"<div style='color:#666;font-size:85%'>{words('stopped', self.lang)}</div>"
         self._disconnect()
 
     def stop(self) -> None:
@@ -216,26 +162,3 @@ class GuestPanel(widgets.VBox):
 
     def __repr__(self) -> str:  # what nbval and plain-text frontends show
         return "\n".join(f"{g.name}: {g.state}; disks {[d.name for d in g.disks]}" for g in self.views) or "no guest"
-
-
-_loop_lock = threading.Lock()
-_loop_started = False
-
-
-def _start_event_loop() -> None:
-    """libvirt delivers events through an event loop the client runs: one thread, once per process.
-
-    It must be registered before the connection that wants events is opened.
-    """
-    global _loop_started
-    with _loop_lock:
-        if _loop_started:
-            return
-        libvirt.virEventRegisterDefaultImpl()
-
-        def loop() -> None:
-            while True:
-                libvirt.virEventRunDefaultImpl()
-
-        threading.Thread(target=loop, name="kvmlab-libvirt-events", daemon=True).start()
-        _loop_started = True

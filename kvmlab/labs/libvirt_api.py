@@ -7,7 +7,6 @@ from XML (define, start, autostart, metadata, lifecycle events).
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import libvirt
 from kvmlab.connection import lookup, open_connection
 from kvmlab.guestxml import lab_guest_xml
 from kvmlab.labs.base import Lab, Params, lab
+from kvmlab.resources.events import run_event_loop
 from kvmlab.toolkit import Toolkit
 
 LIFECYCLE_EVENTS = (
@@ -49,30 +49,6 @@ class ApiParams(Params):
     @property
     def meta_xml(self) -> str:
         return f"<{self.meta_tag}>{self.meta_value}</{self.meta_tag}>"
-
-
-_loop_lock = threading.Lock()
-_loop_running = False
-
-
-def run_event_loop() -> None:
-    """libvirt's default event loop in a daemon thread, once per process.
-
-    It must be registered before the connection that wants events is
-    opened, and it must keep running: it also answers libvirtd's keepalives.
-    """
-    global _loop_running
-    with _loop_lock:
-        if _loop_running:
-            return
-        libvirt.virEventRegisterDefaultImpl()
-
-        def loop() -> None:
-            while True:
-                libvirt.virEventRunDefaultImpl()
-
-        threading.Thread(target=loop, name="libvirt-events", daemon=True).start()
-        _loop_running = True
 
 
 class LifecycleRecorder:
