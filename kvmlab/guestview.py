@@ -154,3 +154,72 @@ def lab_guests(conn: libvirt.virConnect, owned: list[tuple[str, str]]) -> list[s
             conn.lookupByName(name)
             existing.append(name)
     return existing
+
+
+# -- in words (the notebook panel and `lab status --watch` say the same) --------------------
+
+NO_AGENT = "no guest agent answer yet: the guest's own view is not shown"
+_ZH = {
+    "vCPUs": "vCPU",
+    "memory": "内存",
+    "disks": "磁盘",
+    "NICs": "网卡",
+    "live": "运行时",
+    "persistent": "持久化",
+    "in guest": "虚拟机内",
+    "online in guest": "虚拟机内在线",
+    "maximum": "最大",
+    "current": "当前",
+    "balloon": "气球",
+    "guest sees": "虚拟机看到",
+    "only live: gone after a restart": "只在运行时配置中：重启后消失",
+    "only persistent: comes at the next boot": "只在持久化配置中：下次启动才有",
+    NO_AGENT: "客户机代理还没应答：暂时看不到虚拟机内部的视角",
+    "updated": "更新于",
+    "stopped": "已停止刷新",
+}
+
+
+def words(text: str, lang: str) -> str:
+    return _ZH.get(text, text) if lang == "zh" else text
+
+
+def _n(value: int | None) -> str:
+    return "–" if value is None else str(value)
+
+
+def _mib(kib: int | None) -> str:
+    return "–" if kib is None else f"{kib / 1024:.0f} MiB"
+
+
+def summary(g: GuestView, lang: str) -> list[tuple[str, str]]:
+    """The vCPU and memory lines: (label, what it says)."""
+    w = lambda text: words(text, lang)  # noqa: E731 - a short alias keeps the lines readable
+    return [
+        (
+            w("vCPUs"),
+            f"{w('live')} {_n(g.vcpus_live)} · {w('persistent')} {_n(g.vcpus_config)} · "
+            f"{w('maximum')} {_n(g.vcpus_max)} · {w('online in guest')} {_n(g.vcpus_online)}",
+        ),
+        (
+            w("memory"),
+            f"{w('maximum')} {_mib(g.memory_max_kib)} · {w('current')} {_mib(g.memory_current_kib)} · "
+            f"{w('balloon')} {_mib(g.balloon_actual_kib)} · {w('guest sees')} {_mib(g.guest_memtotal_kib)}",
+        ),
+    ]
+
+
+def difference(d: Device, lang: str) -> str:
+    """Why a device is marked: in one definition only ("" when both agree)."""
+    if not d.differs:
+        return ""
+    return words("only live: gone after a restart" if d.live else "only persistent: comes at the next boot", lang)
+
+
+def present(flag: bool) -> str:
+    return "✔" if flag else "·"
+
+
+def in_guest(d: Device, agent: bool) -> str:
+    """The guest's name for it; · not seen; ? the guest could not be asked."""
+    return (d.in_guest or "·") if agent else "?"

@@ -87,7 +87,7 @@ def doctor(data: dict[str, Any], out: Console) -> None:
 
 def guest_views(views: Sequence[GuestView], lang: str = "en") -> Group:
     """The live guest panel in a terminal (`kvmlab lab status --watch`): one table per guest."""
-    from kvmlab.guestpanel import NO_AGENT, _t
+    from kvmlab.guestview import NO_AGENT, difference, in_guest, present, summary, words
 
     parts: list[Any] = []
     for g in views:
@@ -95,45 +95,24 @@ def guest_views(views: Sequence[GuestView], lang: str = "en") -> Group:
         parts.append(
             f"[bold]{escape(g.name)}[/] · [{colour}]{escape(g.state)}[/]" + (f" · {g.accel}" if g.accel else "")
         )
-
-        def n(v: int | None) -> str:
-            return "–" if v is None else str(v)
-
-        def mib(v: int | None) -> str:
-            return "–" if v is None else f"{v / 1024:.0f} MiB"
-
-        parts.append(
-            f"  {_t('vCPUs', lang)}: {_t('live', lang)} {n(g.vcpus_live)} · {_t('persistent', lang)} "
-            f"{n(g.vcpus_config)} · {_t('maximum', lang)} {n(g.vcpus_max)} · {_t('online in guest', lang)} "
-            f"{n(g.vcpus_online)}"
-        )
-        parts.append(
-            f"  {_t('memory', lang)}: {_t('maximum', lang)} {mib(g.memory_max_kib)} · {_t('current', lang)} "
-            f"{mib(g.memory_current_kib)} · {_t('balloon', lang)} {mib(g.balloon_actual_kib)} · "
-            f"{_t('guest sees', lang)} {mib(g.guest_memtotal_kib)}"
-        )
+        parts.extend(f"  {escape(label)}: {escape(text)}" for label, text in summary(g, lang))
         table = Table(show_edge=False, box=None, padding=(0, 2))
-        for col in ("", _t("live", lang), _t("persistent", lang), _t("in guest", lang), ""):
+        for col in ("", words("live", lang), words("persistent", lang), words("in guest", lang), ""):
             table.add_column(col)
-        for label, devices in ((_t("disks", lang), g.disks), (_t("NICs", lang), g.nics)):
+        for label, devices in ((words("disks", lang), g.disks), (words("NICs", lang), g.nics)):
             table.add_row(f"[bold]{label}[/]", "", "", "", "")
             for d in devices:
-                why = ""
-                if d.differs:
-                    why = _t(
-                        "only live: gone after a restart" if d.live else "only persistent: comes at the next boot", lang
-                    )
-                seen = (d.in_guest or "·") if g.agent else "?"
+                why = difference(d, lang)
                 table.add_row(
                     escape(d.name),
-                    "✔" if d.live else "·",
-                    "✔" if d.config else "·",
-                    escape(seen),
+                    present(d.live),
+                    present(d.config),
+                    escape(in_guest(d, g.agent)),
                     escape(d.detail) + (f" [yellow]⚠ {escape(why)}[/]" if why else ""),
                 )
         parts.append(table)
         if g.running and not g.agent:
-            parts.append(f"  [dim]{escape(_t(NO_AGENT, lang))}[/]")
+            parts.append(f"  [dim]{escape(words(NO_AGENT, lang))}[/]")
         parts.append("")
     if not views:
         parts.append("no guest")
