@@ -87,9 +87,7 @@ def cmd_lab_start(args: argparse.Namespace) -> int:
 def _lang_option(p: argparse.ArgumentParser) -> None:
     from kvmlab import lang
 
-    p.add_argument(
-        "--lang", choices=lang.LANGS, default=lang.default(), help="en or zh (default: $KVMLAB_LANG, else en)"
-    )
+    lang.add_option(p)
 
 
 def cmd_lab_check(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 LANGS = ("en", "zh")
@@ -14,3 +15,8 @@ def default() -> str:
         if value == lang or value.startswith(lang + "_") or value.startswith(lang + "-"):
             return lang
     return "en"
+
+
+def add_option(parser: argparse.ArgumentParser, what: str = "en or zh") -> None:
+    """``--lang``, the same on every command that speaks to a trainee."""
+    parser.add_argument("--lang", choices=LANGS, default=default(), help=f"{what} (default: $KVMLAB_LANG, else en)")

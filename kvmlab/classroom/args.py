@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from kvmlab import lang
+
 FORMATS = ("csv", "json", "junit", "html")
 
 
@@ -40,7 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     cmap = csub.add_parser("map", help="every trainee x lab of a class: passed, steps done, not started")
     cmap.add_argument("class_name", metavar="CLASS")
     cmap.add_argument("--json", action="store_true")
-    cmap.add_argument("--lang", choices=("en", "zh"), default=None, help="en or zh (default: $KVMLAB_LANG, else en)")
+    lang.add_option(cmap)
     cmap.set_defaults(func="kvmlab.classroom.cli:cmd_map")
     ver = csub.add_parser("verify", help="check the signatures of an exported JSON results file")
     ver.add_argument("file", metavar="FILE")

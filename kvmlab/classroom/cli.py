@@ -100,13 +100,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_map(args: argparse.Namespace) -> int:
     """The class map: each trainee's latest verified attempt per lab (tampered rows are never counted)."""
-    from kvmlab import coursemap, lang, render
+    from kvmlab import coursemap, render
 
     cm = coursemap.class_map(args.class_name)
     if args.json:
         print(json.dumps(cm.to_dict(), indent=2, ensure_ascii=False))
     else:
-        coursemap.print_class(cm, render.console(), args.lang or lang.default())
+        coursemap.print_class(cm, render.console(), args.lang)
     return 0
 
 

@@ -8,9 +8,7 @@ import argparse
 def _common(p: argparse.ArgumentParser) -> None:
     from kvmlab import lang
 
-    p.add_argument(
-        "--lang", choices=lang.LANGS, default=lang.default(), help="language of the questions ($KVMLAB_LANG, else en)"
-    )
+    lang.add_option(p, "language of the questions")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
