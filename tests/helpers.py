@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import re
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -75,3 +82,42 @@ def binder_venv() -> Path:
             # postBuild installs kvmlab into it as the user
             subprocess.run(["chown", "-R", f"{UNPRIVILEGED}:{UNPRIVILEGED}", str(venv)], check=True)
     return venv
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+def run_in_pty(args: list[str], answers: list[str], env: dict[str, str], timeout: float = 60, width: int = 80) -> str:
+    """Run kvmlab on a real pseudo-terminal ``width`` columns wide, typing answers as prompts appear."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, width, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kvmlab", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**env, "TERM": "xterm-256color", "COLUMNS": str(width)},
+        close_fds=True,
+    )
+    os.close(follower)
+    out = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+            if pending and out.rstrip().endswith(b">"):
+                os.write(leader, pending.pop(0).encode() + b"\n")
+        elif proc.poll() is not None:
+            break
+    proc.kill()
+    proc.wait()
+    os.close(leader)
+    return _ANSI.sub("", out.decode(errors="replace")).replace("\r", "")

@@ -21,7 +21,7 @@ from kvmlab.guestview import view
 from kvmlab.labs import registry
 from kvmlab.session import LabSession
 from kvmlab.trainee import Trainee
-from tests.unit.test_quiz_terminal import _run_in_pty
+from tests.helpers import run_in_pty
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_the_panel_stops_when_its_notebook_closes(lab: LabSession) -> None:
 
 def test_lab_status_watch_in_a_terminal(lab: LabSession) -> None:
     env = dict(os.environ)
-    text = _run_in_pty(
+    text = run_in_pty(
         [
             "lab",
             "status",

@@ -8,12 +8,7 @@ at word boundaries to their terminal.
 from __future__ import annotations
 
 import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,56 +18,18 @@ from kvmlab.quiz import bank as bankmod
 from kvmlab.quiz.check import Verdict
 from kvmlab.quiz.store import Store
 from kvmlab.quiz.trainer import quiz
+from tests.helpers import run_in_pty
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 WIDTH = 64
-
-
-def _run_in_pty(args: list[str], answers: list[str], env: dict[str, str], timeout: float = 60) -> str:
-    """Run kvmlab on a real pseudo-terminal WIDTH columns wide, typing answers as prompts appear."""
-    leader, follower = pty.openpty()
-    import fcntl
-    import struct
-    import termios
-
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, WIDTH, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kvmlab", *args],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env={**env, "TERM": "xterm-256color", "COLUMNS": str(WIDTH)},
-        close_fds=True,
-    )
-    os.close(follower)
-    out = b""
-    pending = list(answers)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-            if pending and out.rstrip().endswith(b">"):
-                os.write(leader, pending.pop(0).encode() + b"\n")
-        elif proc.poll() is not None:
-            break
-    proc.kill()
-    proc.wait()
-    os.close(leader)
-    return _ANSI.sub("", out.decode(errors="replace")).replace("\r", "")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_quiz_renders_markdown_in_a_terminal(kvmlab_home: Path, lang: str) -> None:
     # hotadd-disk's questions hold code spans in prompts, options and explanations.
     answers = ["", "again"] * 12
-    text = _run_in_pty(["quiz", "--topic", "hotadd-disk", "--count", "12", "--lang", lang], answers, dict(os.environ))
+    text = run_in_pty(
+        ["quiz", "--topic", "hotadd-disk", "--count", "12", "--lang", lang], answers, dict(os.environ), width=WIDTH
+    )
     assert "model answer" in text, text[-2000:]
     shown = [ln for ln in text.splitlines() if not ln.startswith(("your answer>", "how well"))]
     assert not [ln for ln in shown if "`" in ln or "**" in ln], "raw Markdown markers reached the terminal"
