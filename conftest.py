@@ -17,13 +17,13 @@ import os
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).parent
 EDITIONS = REPO / "build" / "editions"
-# Edition run by nbval -> the trainee its kernel works as (one per edition: they may run side by side).
-NBVAL_TRAINEES = {"guided": "nbguided", "practice-solved": "nbpractice"}
+NBVAL_EDITIONS = ("guided", "practice-solved")
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -61,9 +61,8 @@ def _build_editions() -> None:
     from kvmlab import editions
 
     shutil.rmtree(EDITIONS, ignore_errors=True)  # only what this run builds (the welcome notebook builds more)
-    guided, solved = NBVAL_TRAINEES["guided"], NBVAL_TRAINEES["practice-solved"]
     editions.write_editions(
-        EDITIONS / "guided", "guided", force=True, transform=lambda nb, _src: editions.run_as(nb, guided)
+        EDITIONS / "guided", "guided", force=True, transform=lambda nb, src: editions.run_as(nb, _nbval_trainee(src))
     )
     labs = [p for p in editions.lab_notebooks() if editions.lab_of(editions.read(p))]
     editions.write_editions(
@@ -71,8 +70,18 @@ def _build_editions() -> None:
         "practice",
         force=True,
         notebooks=labs,
-        transform=lambda nb, src: editions.run_as(editions.with_solutions(nb, src), solved),
+        transform=lambda nb, src: editions.run_as(editions.with_solutions(nb, src), _nbval_trainee(src)),
     )
+
+
+def _nbval_trainee(source: dict[str, Any]) -> str:
+    """Both editions of a lab's notebook run as the trainee of that lab's other tests (tests.helpers.lab_trainee):
+    one after the other in the lab's group, so the second run's guests are restored, not booted."""
+    from kvmlab import editions
+    from tests.helpers import lab_trainee
+
+    lab = editions.lab_of(source)
+    return lab_trainee(lab) if lab else "nbwelcome"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -101,12 +110,25 @@ _DURATIONS: list[tuple[float, str]] = []
 def _group(item: pytest.Item) -> str | None:
     path = Path(str(item.fspath))
     if path.suffix == ".ipynb":
-        return str(path)
-    if path.name == "test_contract.py" and hasattr(item, "callspec") and "lab" in item.callspec.params:
-        return f"lab:{item.callspec.params['lab'].id}"
-    if "integration" in path.parts and path.name not in ("test_editions.py",):
+        lab = _notebook_lab(path)
+        return f"lab:{lab}" if lab else str(path)
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    if path.name in ("test_contract.py", "test_editions.py") and "lab" in params:
+        return f"lab:{params['lab'].id}"
+    if "integration" in path.parts:
         return str(path)
     return None
+
+
+_NOTEBOOK_LABS: dict[Path, str | None] = {}
+
+
+def _notebook_lab(path: Path) -> str | None:
+    if path not in _NOTEBOOK_LABS:  # an edition says its lab in its metadata (kvmlab.editions.build)
+        from kvmlab import editions
+
+        _NOTEBOOK_LABS[path] = editions.read(path).get("metadata", {}).get("kvmlab", {}).get("lab")
+    return _NOTEBOOK_LABS[path]
 
 
 def _alone(item: pytest.Item) -> bool:
@@ -147,10 +169,6 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if "integration" not in item.keywords and not notebook:
         yield
         return
-    if notebook:
-        # The kernel starts with the first cell and inherits this environment. The notebook's trainee
-        # runs the lab once: saving their guests' ready states would only cost a save per guest.
-        os.environ["KVMLAB_READY_CACHE_MIB"] = "0"
     if notebook and _alone(item):
         # The KSM notebook reads what KSM merged in one cell and grades it in a later one: another
         # worker's guest stopping in between unmerges pages it shared. Its cells hold the host as one.
@@ -164,12 +182,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         finally:
             if nextitem is None or str(nextitem.fspath) != key:
                 _HELD.pop(key).close()
-            os.environ.pop("KVMLAB_READY_CACHE_MIB", None)
         return
-    try:
-        yield from _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(_alone(item))
-    finally:
-        os.environ.pop("KVMLAB_READY_CACHE_MIB", None)
+    yield from _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(_alone(item))
 
 
 _HELD: dict[str, Generator[None, None, None]] = {}  # a notebook's file -> the exclusive hold kept over all its cells
@@ -194,9 +208,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # nbval proves that every cell runs. That alone would pass a notebook whose
 # grader stays red, so after the last cell of a lab notebook we grade that lab
 # for the notebook's trainee: the item fails unless every check passes. Then the
-# lab is finished, so the next notebook starts from a clean host.
+# lab is finished. Before the first cell it is finished too: the lab's other
+# tests ran as the same trainee, and the notebook starts from nothing.
 
-_LAST_CELLS: dict[str, tuple[str, str]] = {}  # a notebook's last cell (_key) -> (lab id, trainee)
+_LAST_CELLS: dict[str, str] = {}  # a notebook's last cell (_key) -> its lab id
+_FIRST_CELLS: dict[str, str] = {}  # a notebook's first cell (_key) -> its lab id
 
 
 def _key(item: pytest.Item) -> str:
@@ -222,35 +238,45 @@ def _heavy(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    from kvmlab import editions
 
     items.sort(key=lambda item: not _heavy(item))  # stable: each group keeps its order
 
+    first: dict[Path, pytest.Item] = {}
     last: dict[Path, pytest.Item] = {}
     for item in items:
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb" and EDITIONS in path.parents:
+            first.setdefault(path, item)
             last[path] = item
     for path, item in last.items():
-        nb = editions.read(path)
-        meta = nb.get("metadata", {}).get("kvmlab", {})
-        if meta.get("lab"):
-            _LAST_CELLS[_key(item)] = (meta["lab"], NBVAL_TRAINEES[path.parent.name])
+        lab = _notebook_lab(path)
+        if lab:
+            _LAST_CELLS[_key(item)] = _FIRST_CELLS[_key(first[path])] = lab
+
+
+def _lab_session(lab_id: str):  # type: ignore[no-untyped-def]
+    from kvmlab.labs import registry
+    from kvmlab.session import LabSession
+    from kvmlab.trainee import Trainee
+    from tests.helpers import lab_trainee
+
+    return LabSession(registry.get(lab_id), Trainee(lab_trainee(lab_id)))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    lab_id = _FIRST_CELLS.get(_key(item))
+    if lab_id:
+        _lab_session(lab_id).finish()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
-    found = _LAST_CELLS.get(_key(item))
-    if found is None or call.when != "call":
+    lab_id = _LAST_CELLS.get(_key(item))
+    if lab_id is None or call.when != "call":
         return
-    from kvmlab.labs import registry
-    from kvmlab.session import LabSession
-    from kvmlab.trainee import Trainee
-
-    lab_id, trainee = found
-    session = LabSession(registry.get(lab_id), Trainee(trainee))
+    session = _lab_session(lab_id)
     graded = session.check()
     session.finish()
     if report.passed and not graded.passed:

@@ -18,6 +18,20 @@ DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
 
 
+def lab_trainee(lab_id: str) -> str:
+    """The trainee every real-host test of one lab works as: its contract, its known-wrong solutions, the
+    practice edition run as it is, and both notebook editions nbval runs.
+
+    One trainee means one definition per guest, so only the first start of a lab in a run boots its guests:
+    every later one restores them from their saved ready states (kvmlab.guest.ready), as a trainee's own
+    second start does. The tests of a lab share one xdist group (conftest.py): they run in order on one
+    worker, each beginning with a finish.
+    """
+    import hashlib
+
+    return "c" + hashlib.sha256(lab_id.encode()).hexdigest()[:8]
+
+
 def private_test_host() -> str:
     """A private test-driver host per connection: state never leaks between tests."""
     return f"test://{DATA / 'host.xml'}"

@@ -22,7 +22,14 @@ if [ "$1" = coldplug ]; then
     exit 0
 fi
 
+# Only the device the event is about, as udev's rule does: a late event for one hot-added CPU must not
+# bring back another CPU the trainee took offline since.
+online_one() {
+    f="/sys$DEVPATH/online"
+    [ -e "$f" ] && [ "$(cat "$f")" = 0 ] && echo 1 > "$f" 2>/dev/null
+}
+
 case "$ACTION/$SUBSYSTEM" in
-    add/cpu|add/memory) online_all ;;
+    add/cpu|add/memory) online_one ;;
     add/virtio-ports) link_ports ;;
 esac

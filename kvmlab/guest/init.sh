@@ -13,6 +13,8 @@ mount -t tmpfs tmpfs /tmp
 
 # Modules in dependency order (busybox modprobe reads the copied modules.dep).
 while read -r mod; do modprobe "$mod" 2>/dev/null; done < /etc/kvmlab/modules
+# Every module the guest has is loaded now: their files would only hold RAM (the root is in RAM).
+rm -rf /lib/modules
 
 # virtio-balloon's free page reporting hands freed pages back to the host; by default only
 # whole 2 MiB blocks, which leaves most of what the boot touched and freed. Every freed page:
@@ -41,6 +43,8 @@ if [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt/root 2>/dev/null; then
 fi
 machine_id=$(cat /mnt/root/etc/machine-id 2>/dev/null)
 
+# Dentries and inodes the boot read are dropped: their pages go back to the host with the rest.
+echo 3 > /proc/sys/vm/drop_caches
 echo "KVMLAB-READY hostname=$(hostname) machine-id=${machine_id:-none} cpus=$(grep -c ^processor /proc/cpuinfo)" > /dev/ttyS0
 
 # A root shell on the serial console for `virsh console`; respawned on exit.

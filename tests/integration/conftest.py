@@ -7,6 +7,7 @@ Deselect them explicitly with `-m "not integration"`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -107,16 +108,13 @@ def _remove_seeded(conn: libvirt.virConnect, whose: Callable[[int], bool]) -> No
         pid = _seeder(name)
         return pid is not None and whose(pid)
 
-    for dom in conn.listAllDomains(0):
-        if seeded(dom.name()):
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    for obj in [*conn.listAllNetworks(0), *conn.listAllStoragePools(0)]:
+    # Both workers of a run clean up a killed run's objects as they start: the other may get there first.
+    for obj in [*conn.listAllDomains(0), *conn.listAllNetworks(0), *conn.listAllStoragePools(0)]:
         if seeded(obj.name()):
-            if obj.isActive():
-                obj.destroy()
-            obj.undefine()
+            with contextlib.suppress(libvirt.libvirtError):
+                if obj.isActive():
+                    obj.destroy()
+                obj.undefine()
     for link in Path("/sys/class/net").iterdir():
         if seeded(link.name):
             subprocess.run(["ip", "link", "delete", link.name], check=False)

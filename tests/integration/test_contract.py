@@ -7,7 +7,6 @@ exactly as it was. Plus each lab's known-wrong solutions.
 
 from __future__ import annotations
 
-import hashlib
 import stat
 
 import pytest
@@ -19,7 +18,7 @@ from kvmlab.labs.base import Lab
 from kvmlab.sandbox import exists
 from kvmlab.session import LabSession
 from kvmlab.trainee import Trainee
-from tests.helpers import REPO
+from tests.helpers import REPO, lab_trainee
 from tests.integration.conftest import Foreign
 from tests.integration.wrong import Wrong, by_lab
 
@@ -29,7 +28,7 @@ WRONG = by_lab()
 
 def _trainee(lab: Lab) -> Trainee:
     """One trainee per lab, so contract tests of different labs can run at the same time."""
-    return Trainee("c" + hashlib.sha256(lab.id.encode()).hexdigest()[:8])
+    return Trainee(lab_trainee(lab.id))
 
 
 def _fresh(lab: Lab) -> LabSession:

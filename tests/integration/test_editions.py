@@ -9,7 +9,6 @@ may do a step's work for the trainee.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -22,13 +21,9 @@ from kvmlab.labs import registry
 from kvmlab.labs.base import Lab
 from kvmlab.session import LabSession
 from kvmlab.trainee import Trainee
-from tests.helpers import REPO
+from tests.helpers import REPO, lab_trainee
 
 STEPPED = [lab for lab in registry.all_labs() if any(s.number for s in lab.steps())]
-
-
-def _trainee(lab: Lab) -> str:
-    return "r" + hashlib.sha256(lab.id.encode()).hexdigest()[:8]
 
 
 def _outputs(cell: dict[str, Any]) -> str:
@@ -42,7 +37,7 @@ def _outputs(cell: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("lab", STEPPED, ids=[lab.id for lab in STEPPED])
 def test_practice_edition_run_as_is_leaves_every_step_red(lab: Lab, foreign: object) -> None:
-    trainee = _trainee(lab)
+    trainee = lab_trainee(lab.id)
     session = LabSession(lab, Trainee(trainee))
     session.finish()
     source = editions.read(REPO / lab.notebook)

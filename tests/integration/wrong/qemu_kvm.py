@@ -27,10 +27,11 @@ def _solve(
         out_format = ["-O", convert_to] if convert_to else []
         run(["qemu-img", "convert", "-f", "raw", *out_format, p.raw_image, p.qcow2_image])
         wrong_accel = ("kvm" if p.accel == "tcg" else "tcg") if opposite_accel else None
+        if libvirt:  # started first: it boots while the hand-run QEMU is waited for
+            s.virsh("start", p.domain)
         # A guest that hangs under the wrong accelerator never gets ready: do not wait for it long.
         start_hand_qemu(p, hand_qemu_argv(p, wrong_accel, qmp), accel.KVM_TIMEOUT if opposite_accel else 120)
         if libvirt:
-            s.virsh("start", p.domain)
             GuestAgent(s.connection.conn.lookupByName(p.domain)).wait(GUEST_BOOT_TIMEOUT)
 
     return apply
