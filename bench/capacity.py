@@ -9,7 +9,9 @@ per guest, as medians:
   guest's kernel and initramfs, are shared by every guest);
 * what the guest itself uses (MemTotal - MemAvailable, asked through its agent),
   and the private RSS beyond it;
-* how far the host's MemAvailable dropped per guest started;
+* how far the host's MemAvailable dropped per guest: all of them started and
+  idle, against before the first (a drop taken right after each start would
+  count what is passing: the boot the saved state was made from, its writeback);
 
 and the host's capacity: how many such idle guests fit in what the host has
 available now (less the reserve kvmlab keeps), from the measured drop per
@@ -57,27 +59,25 @@ def guest_used_mib(session: LabSession, name: str) -> float:
 def measure(guests: int) -> dict[str, Any]:
     lab = registry.get("hotadd-disk")
     sessions: list[LabSession] = []
-    drops: list[float] = []
     refused = ""
     started = time.monotonic()
+    before_all = available_memory_mib()
     try:
         n = 0
         while guests == 0 or n < guests:
             n += 1
             session = LabSession(lab, Trainee(f"cap{n}"))
             session.finish()
-            before = available_memory_mib()
             try:
                 session.start()
             except HostCannot as err:
                 refused = err.message
                 break
             sessions.append(session)
-            time.sleep(2)
-            drops.append(before - available_memory_mib())
             print(f"  guest {n} ready after {time.monotonic() - started:.1f} s")
         elapsed = time.monotonic() - started
         time.sleep(IDLE_SECONDS)
+        drop = (before_all - available_memory_mib()) / len(sessions) if sessions else 0.0
         names = [s.params.domain for s in sessions]  # type: ignore[attr-defined]
         memory = [qemu_memory_mib(name) for name in names]
         used = [guest_used_mib(s, name) for s, name in zip(sessions, names, strict=True)]
@@ -90,7 +90,6 @@ def measure(guests: int) -> dict[str, Any]:
     rss = statistics.median(m["VmRSS"] for m in memory)
     private = statistics.median(m["RssAnon"] for m in memory)
     in_guest = statistics.median(used)
-    drop = statistics.median(drops)
     reserve = int(os.environ.get("KVMLAB_MEMORY_RESERVE_MIB", HOST_RESERVE_MIB))
     capacity = int((available_memory_mib() - reserve) // drop) if drop > 0 else 0
     print()

@@ -19,7 +19,7 @@ from kvmlab.procs import run, which
 from kvmlab.resources.console import READY_MARKER  # noqa: F401 - what the guest this builds prints
 
 # Bump when the guest's contents change in a way the inputs below do not show.
-FORMAT = 4
+FORMAT = 5
 KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1 memhp_default_state=online i8042.noaux i8042.nokbd tsc=reliable"
 
 Progress = Callable[[str], None]
@@ -33,7 +33,10 @@ class GuestFiles:
 
     @property
     def kernel(self) -> Path:
-        return self.root / "vmlinuz"
+        """What guests boot: the uncompressed kernel through PVH where the build could extract it
+        (kernel.extract_vmlinux), else the bzImage as Debian ships it."""
+        elf = self.root / "vmlinux"
+        return elf if elf.is_file() else self.root / "vmlinuz"
 
     @property
     def initrd(self) -> Path:
@@ -201,6 +204,12 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestF
         staged.chmod(0o644)
         kernel.copy_kernel(src, files.root / "vmlinuz.partial")
         names = ["vmlinuz", "initrd.img"]
+        elf = kernel.extract_vmlinux(src.vmlinuz.read_bytes())
+        if elf is not None:
+            (files.root / "vmlinux.partial").write_bytes(elf)
+            names.append("vmlinux")
+        else:
+            (files.root / "vmlinux").unlink(missing_ok=True)
         # A disk built before disk_inputs was recorded is kept: the format has not changed since.
         recorded = (manifest or {}).get("disk_inputs", disk_digest())
         if force or not files.disk.is_file() or recorded != disk_digest():
@@ -226,6 +235,7 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestF
             "disk_inputs": disk_digest(),
             "kernel_release": src.release,
             "kernel_origin": src.origin,
+            "kernel_boot": "pvh" if elf is not None else "bzImage",
             "cmdline": KERNEL_CMDLINE,
             "initrd_bytes": files.initrd.stat().st_size,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

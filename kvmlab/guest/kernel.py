@@ -165,3 +165,71 @@ def modules_dep_text(mods: ModuleSet) -> str:
 def copy_kernel(src: KernelSource, dest: Path) -> None:
     shutil.copyfile(src.vmlinuz, dest)
     dest.chmod(0o644)
+
+
+# The compressed payload of a bzImage, told by its first bytes -> how to undo it.
+_PAYLOADS: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x02\x21\x4c\x18", "lz4"),  # lz4's legacy frame, what the kernel's Makefile writes
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+XEN_ELFNOTE_PHYS32_ENTRY = 18  # the ELF note that says "this kernel boots through PVH"
+
+
+def extract_vmlinux(bzimage: bytes) -> bytes | None:
+    """The uncompressed kernel (an ELF) inside a bzImage, if it boots through PVH; None otherwise.
+
+    QEMU boots such an ELF directly (``-kernel vmlinux``, the PVH entry point): no
+    real-mode set-up, no decompression in the guest (0.3 s of a 3.3 s boot under
+    TCG), and QEMU does not keep a copy of the whole kernel file in its memory for
+    the firmware, as it does for a bzImage (13.5 MiB of every guest's QEMU).
+    The payload's place is in the boot protocol's header (payload_offset and
+    payload_length, protocol 2.08+).
+    """
+    version = int.from_bytes(bzimage[0x206:0x208], "little")
+    if len(bzimage) < 0x250 or bzimage[0x202:0x206] != b"HdrS" or version < 0x208:
+        return None
+    setup_sects = bzimage[0x1F1] or 4
+    offset = int.from_bytes(bzimage[0x248:0x24C], "little")
+    length = int.from_bytes(bzimage[0x24C:0x250], "little")
+    start = (setup_sects + 1) * 512 + offset
+    payload = bzimage[start : start + length]
+    kind = next((name for magic, name in _PAYLOADS if payload.startswith(magic)), None)
+    try:
+        if kind == "gzip":
+            import zlib
+
+            elf = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(payload)
+        elif kind == "xz":
+            elf = lzma.LZMADecompressor().decompress(payload)
+        elif kind in ("lz4", "zstd") and shutil.which(kind):
+            # The kernel appends the uncompressed size after the frame: the tools read the frame and stop.
+            elf = subprocess.run([kind, "-dc"], input=payload, capture_output=True, check=False).stdout
+        else:
+            return None
+    except (lzma.LZMAError, OSError, ValueError):
+        return None
+    return elf if _has_pvh_note(elf) else None
+
+
+def _has_pvh_note(elf: bytes) -> bool:
+    """An ELF64 little-endian executable with Xen's PHYS32_ENTRY note in a PT_NOTE segment."""
+    if elf[:4] != b"\x7fELF" or elf[4] != 2 or elf[5] != 1:
+        return False
+    phoff = int.from_bytes(elf[0x20:0x28], "little")
+    phentsize = int.from_bytes(elf[0x36:0x38], "little")
+    phnum = int.from_bytes(elf[0x38:0x3A], "little")
+    for i in range(phnum):
+        ph = elf[phoff + i * phentsize : phoff + (i + 1) * phentsize]
+        if int.from_bytes(ph[0:4], "little") != 4:  # PT_NOTE
+            continue
+        pos = int.from_bytes(ph[8:16], "little")
+        end = pos + int.from_bytes(ph[32:40], "little")
+        while pos + 12 <= end:
+            namesz, descsz, kind = (int.from_bytes(elf[pos + k : pos + k + 4], "little") for k in (0, 4, 8))
+            name = elf[pos + 12 : pos + 12 + namesz].rstrip(b"\0")
+            if name == b"Xen" and kind == XEN_ELFNOTE_PHYS32_ENTRY:
+                return True
+            pos += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+    return False
