@@ -13,6 +13,8 @@ APT_PACKAGES=(
     qemu-system-x86 qemu-utils qemu-guest-agent
     libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
     busybox-static e2fsprogs dnsmasq-base iproute2 openssh-client
+    # lz4: the guest build unpacks the cloud kernel's payload, so guests boot it through PVH
+    lz4
     libguestfs-tools virtinst virt-v2v
     # lspci for the SR-IOV lab (PCI devices, Ethernet controllers)
     pciutils
