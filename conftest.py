@@ -17,13 +17,15 @@ import os
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from kvmlab.session import LabSession
+
 REPO = Path(__file__).parent
 EDITIONS = REPO / "build" / "editions"
-NBVAL_EDITIONS = ("guided", "practice-solved")
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -238,7 +240,6 @@ def _heavy(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-
     items.sort(key=lambda item: not _heavy(item))  # stable: each group keeps its order
 
     first: dict[Path, pytest.Item] = {}
@@ -254,7 +255,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             _LAST_CELLS[_key(item)] = _FIRST_CELLS[_key(first[path])] = lab
 
 
-def _lab_session(lab_id: str):  # type: ignore[no-untyped-def]
+def _lab_session(lab_id: str) -> LabSession:
+    """The lab as the trainee its tests and notebooks work as."""
     from kvmlab.labs import registry
     from kvmlab.session import LabSession
     from kvmlab.trainee import Trainee
