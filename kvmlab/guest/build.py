@@ -206,7 +206,9 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestF
         names = ["vmlinuz", "initrd.img"]
         elf = kernel.extract_vmlinux(src.vmlinuz.read_bytes())
         if elf is not None:
-            (files.root / "vmlinux.partial").write_bytes(elf)
+            staged_elf = files.root / "vmlinux.partial"
+            staged_elf.write_bytes(elf)
+            staged_elf.chmod(0o644)  # QEMU reads it as its own user, whatever this process's umask
             names.append("vmlinux")
         else:
             (files.root / "vmlinux").unlink(missing_ok=True)
