@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,13 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return el
 
 
+def stable_mac(uuid: str, index: int) -> str:
+    """The MAC of a lab guest's NIC, the same at every start: a random one (libvirt's default) makes every
+    definition new, and a saved ready state restores only into the definition it was saved from."""
+    digest = hashlib.sha256(f"{uuid}:{index}".encode()).digest()
+    return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
+
+
 def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
     ET.register_namespace("kvmlab", OWNER_NS)
     dom = ET.Element("domain", type=spec.domain_type)
@@ -79,10 +87,11 @@ def lab_guest_xml(spec: GuestSpec, files: GuestFiles) -> str:
     _sub(disk, "driver", name="qemu", type=spec.disk_format)
     _sub(disk, "source", file=str(spec.disk))
     _sub(disk, "target", dev="vda" if spec.disk_bus == "virtio" else "hda", bus=spec.disk_bus)
-    for nic in spec.nics:
+    for index, nic in enumerate(spec.nics):
         iface = _sub(devices, "interface", type=nic.type)
-        if nic.mac:
-            _sub(iface, "mac", address=nic.mac)
+        mac = nic.mac or (stable_mac(spec.uuid, index) if spec.uuid else None)
+        if mac:
+            _sub(iface, "mac", address=mac)
         if nic.type in ("network", "bridge"):
             _sub(iface, "source", **{nic.type: nic.source})
         _sub(iface, "model", type=nic.model)

@@ -229,8 +229,11 @@ class Toolkit:
             **overrides,
         )
 
-    def lab_guest(self, spec: GuestSpec, running: bool = True) -> Domain:
-        """The lab's tiny guest: overlay disk, definition, started and ready. Idempotent."""
+    def lab_guest(self, spec: GuestSpec, running: bool = True, edit: Callable[[str], str] | None = None) -> Domain:
+        """The lab's tiny guest: overlay disk, definition, started and ready. Idempotent.
+
+        ``edit`` changes the definition before it is defined (a lab's own twist on the guest).
+        """
         from kvmlab.guestxml import lab_guest_xml
 
         files = self.guest_files
@@ -238,7 +241,8 @@ class Toolkit:
         pristine = not spec.disk.exists() and not self.owners.record.find("domain", spec.name, self.uri)
         self.make_overlay(spec.disk, files.disk)
         self.owners.confirm(self.claim("file", str(spec.console_log)))
-        dom = self.define_domain(lab_guest_xml(spec, files))
+        xml = lab_guest_xml(spec, files)
+        dom = self.define_domain(edit(xml) if edit else xml)
         if running and not dom.isActive():
             if pristine and spec.uuid:
                 self.boot_ready(dom, spec.disk, spec.console_log)

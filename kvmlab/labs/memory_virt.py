@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kvmlab.errors import GuestTimeout
-from kvmlab.guestxml import lab_guest_xml
 from kvmlab.labs._restart import restart
 from kvmlab.labs.base import Lab, Params, lab
 from kvmlab.resources import hostmem
@@ -109,19 +108,7 @@ class MemoryVirt(Lab):
         self._unshared_guest(kit, p)
 
     def _unshared_guest(self, kit: Toolkit, p: MemVirtParams) -> None:
-        spec = kit.guest_spec("vm-ksm2", memory_mib=p.memory_mib)
-        files = kit.guest_files
-        kit.make_overlay(spec.disk, files.disk)
-        log = kit.claim("file", str(spec.console_log))
-        kit.owners.confirm(log)
-        root = parse(lab_guest_xml(spec, files), "the lab guest's XML")
-        backing = ET.Element("memoryBacking")
-        ET.SubElement(backing, "nosharepages")
-        names = [child.tag for child in root]
-        root.insert(names.index("currentMemory") + 1, backing)
-        dom = kit.define_domain(_tostring(root))
-        if not dom.isActive():
-            kit.boot(dom, spec.console_log)
+        kit.lab_guest(kit.guest_spec("vm-ksm2", memory_mib=p.memory_mib), edit=_with_nosharepages)
 
     def solve(self, kit: Toolkit) -> None:
         p = self.params(kit)
@@ -148,6 +135,15 @@ class MemoryVirt(Lab):
             facts.update(pages_sharing=sharing, saved_mib=round(sharing * hostmem.PAGE_KIB / 1024, 1))
         # 4. The readings, for the grader.
         Path(p.facts).write_text(json.dumps(facts, indent=1) + "\n")
+
+
+def _with_nosharepages(xml: str) -> str:
+    root = parse(xml, "the lab guest's XML")
+    backing = ET.Element("memoryBacking")
+    ET.SubElement(backing, "nosharepages")
+    names = [child.tag for child in root]
+    root.insert(names.index("currentMemory") + 1, backing)
+    return _tostring(root)
 
 
 def _tostring(root: ET.Element) -> str:
