@@ -153,6 +153,7 @@ class _HostLock:
             fcntl.flock(gate, fcntl.LOCK_EX)
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                _timeline("locked", "exclusive" if exclusive else "shared")
             finally:
                 if not exclusive:
                     fcntl.flock(gate, fcntl.LOCK_UN)
@@ -163,32 +164,54 @@ class _HostLock:
                 fcntl.flock(gate, fcntl.LOCK_UN)
 
 
+# Where the wall time goes: with KVMLAB_TEST_TIMELINE=FILE, every worker appends when each test
+# begins (before any host lock), when it holds the lock, and when it ends. Waits for an `alone`
+# test show up as gaps between "begin" and "locked" on the other workers.
+_TIMELINE = os.environ.get("KVMLAB_TEST_TIMELINE")
+
+
+def _timeline(event: str, nodeid: str) -> None:
+    if _TIMELINE:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with Path(_TIMELINE).open("a") as out:  # one short write per line: appends from workers do not mix
+            out.write(f"{time.time():.2f} {worker} {event} {nodeid}\n")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _timeline("begin", item.nodeid)
+    try:
+        yield from _host_locked(item, nextitem)
+    finally:
+        _timeline("end", item.nodeid)
+
+
+def _host_locked(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     # Around setup, call and teardown: a module's fixtures (the bank's harness guest) are made
     # and removed inside the lock too.
     notebook = Path(str(item.fspath)).suffix == ".ipynb"
     if "integration" not in item.keywords and not notebook:
         yield
         return
-    if notebook and _alone(item):
-        # The KSM notebook reads what KSM merged in one cell and grades it in a later one: another
-        # worker's guest stopping in between unmerges pages it shared. Its cells hold the host as one.
-        key = str(item.fspath)
-        if key not in _HELD:
-            hold = _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(True)
-            next(hold)
-            _HELD[key] = hold
-        try:
-            yield
-        finally:
-            if nextitem is None or str(nextitem.fspath) != key:
-                _HELD.pop(key).close()
+    if not _alone(item):
+        yield from _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(False)
         return
-    yield from _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(_alone(item))
+    # A worker keeps the host from one `alone` test to the next it runs. Taking it per test would
+    # wait each time for the other workers' tests to end (the hostile-input module alone is ~60
+    # quick tests), and the KSM notebook reads what KSM merged in one cell and grades it in a later
+    # one: another worker's guest stopping in between would unmerge pages it shared.
+    if not _HELD:
+        hold = _HostLock(Path(os.environ["KVMLAB_HOME"])).hold(True)
+        next(hold)
+        _HELD.append(hold)
+    try:
+        yield
+    finally:
+        if nextitem is None or not _alone(nextitem):
+            _HELD.pop().close()
 
 
-_HELD: dict[str, Generator[None, None, None]] = {}  # a notebook's file -> the exclusive hold kept over all its cells
+_HELD: list[Generator[None, None, None]] = []  # the exclusive hold, kept over consecutive `alone` tests
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

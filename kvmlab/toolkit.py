@@ -259,6 +259,7 @@ class Toolkit:
         from kvmlab.accel import cache_key
         from kvmlab.capacity import ensure_memory_for
         from kvmlab.guest import ready
+        from kvmlab.guestxml import AGENT_CHANNEL
         from kvmlab.resources.agent import GuestAgent
 
         manifest = json.dumps(self.guest_files.manifest(), sort_keys=True)
@@ -270,9 +271,15 @@ class Toolkit:
             started = time.monotonic()
             try:
                 ready.restore(self.connection.conn, found, disk, console_log)
-            except (libvirt.libvirtError, OSError, subprocess.CalledProcessError) as err:
+                if AGENT_CHANNEL in xml:
+                    # libvirt sees the agent's port open only once the restored guest runs: a command
+                    # typed at once (virsh shutdown --mode agent) must not find it "not connected".
+                    GuestAgent(dom).wait(30)
+            except (libvirt.libvirtError, OSError, subprocess.CalledProcessError, GuestTimeout) as err:
                 ready.forget(cache)  # QEMU or the guest changed under it: boot instead
                 self.progress(f"saved state of {dom.name()} unusable ({err}): booting it")
+                if dom.isActive():
+                    dom.destroy()
             else:
                 self.progress(
                     f"guest {dom.name()} restored from its saved ready state in {time.monotonic() - started:.1f} s"
