@@ -257,5 +257,11 @@ def test_a_trainee_does_the_hotadd_disk_lab_in_the_browser(lab_server: str) -> N
         browser.close()
 
     graded = json.loads(kvmlab("lab", "check", LAB, "--trainee", _trainee("zh" if zh else "en"), "--json").stdout)
-    assert graded["passed"] and not graded["made_by_solve"] and graded["score"] == graded["max_score"]
+    failed = [(c["id"], c.get("actual")) for c in graded["checks"] if not c["passed"]]
+    assert graded["passed"] and not graded["made_by_solve"] and graded["score"] == graded["max_score"], (
+        failed,
+        graded["made_by_solve"],
+        graded["score"],
+        graded["max_score"],
+    )
     assert graded["hints_used"] == {"2": 1}
