@@ -36,6 +36,7 @@ from kvmlab.xmlviews import DomainXML, NetworkXML, PoolXML
 if TYPE_CHECKING:
     from kvmlab.accel import Verdict
     from kvmlab.guest.build import GuestFiles
+    from kvmlab.guest.ready import Entry
     from kvmlab.guestxml import GuestSpec
     from kvmlab.resources.domain import Domain
 
@@ -259,7 +260,6 @@ class Toolkit:
         from kvmlab.accel import cache_key
         from kvmlab.capacity import ensure_memory_for
         from kvmlab.guest import ready
-        from kvmlab.guestxml import AGENT_CHANNEL
         from kvmlab.resources.agent import GuestAgent
 
         manifest = json.dumps(self.guest_files.manifest(), sort_keys=True)
@@ -270,11 +270,7 @@ class Toolkit:
             ensure_memory_for(dom.name(), dom.info()[2] // 1024)
             started = time.monotonic()
             try:
-                ready.restore(self.connection.conn, found, disk, console_log)
-                if AGENT_CHANNEL in xml:
-                    # libvirt sees the agent's port open only once the restored guest runs: a command
-                    # typed at once (virsh shutdown --mode agent) must not find it "not connected".
-                    GuestAgent(dom).wait(30)
+                self._resume_ready(dom, found, disk, console_log, xml)
             except (libvirt.libvirtError, OSError, subprocess.CalledProcessError, GuestTimeout) as err:
                 ready.forget(cache)  # QEMU or the guest changed under it: boot instead
                 self.progress(f"saved state of {dom.name()} unusable ({err}): booting it")
@@ -300,8 +296,20 @@ class Toolkit:
                 self.boot(dom, console_log)
             return
         if saved is not None:  # the save stopped the guest: resume it from what was just saved
-            ready.restore(self.connection.conn, saved, disk, console_log)
+            self._resume_ready(dom, saved, disk, console_log, xml)
             self.progress(f"guest {dom.name()} saved in its ready state: its next start takes a second")
+
+    def _resume_ready(self, dom: libvirt.virDomain, saved: Entry, disk: Path, log: Path, xml: str) -> None:
+        """Restore a saved ready state; return once the guest's agent answers, as it did when it was saved."""
+        from kvmlab.guest import ready
+        from kvmlab.guestxml import AGENT_CHANNEL
+        from kvmlab.resources.agent import GuestAgent
+
+        ready.restore(self.connection.conn, saved, disk, log)
+        if AGENT_CHANNEL in xml:
+            # libvirt sees the agent's port open only once the restored guest runs: a command
+            # typed at once (virsh shutdown --mode agent) must not find it "not connected".
+            GuestAgent(dom).wait(30)
 
     def boot(self, dom: libvirt.virDomain, console_log: Path) -> float:
         """Start a domain and wait for the tiny guest's readiness line."""
